@@ -1,0 +1,94 @@
+"""The ``maskgit`` command line (also ``python -m maskgit_lib``).
+
+Every command takes ``--profile`` and ``--config_file`` (the original project's flag), and a few
+flags that override single config keys. Errors a learner can fix are printed as one line
+(``error: ...``) with exit status 2; nothing is written before the arguments are checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+from maskgit_lib.config import PROFILES, ConfigError, load_config
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", choices=PROFILES, help="fast | cpu | gpu (default: $MASKGIT_PROFILE, else gpu with CUDA, else cpu)")
+    parser.add_argument("--config_file", "--config-file", dest="config_file", help="a YAML file laid over the profile's config")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="maskgit", description="MaskGIT from scratch: data, training, sampling, evaluation.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    prep = commands.add_parser("prepare-data", help="render or load a data set and cache it under data/")
+    _add_config_flags(prep)
+    prep.add_argument("--dataset", choices=("avatars", "celebrity-faces", "celeba", "folder"))
+    prep.add_argument("--path", help="the image folder, for --dataset folder")
+    prep.add_argument("--image-size", "--image_size", dest="image_size_px", type=int, help="side of the square images in pixels")
+    prep.add_argument("--n-train", dest="n_train", type=int, help="avatars: training images")
+    prep.add_argument("--n-val", dest="n_val", type=int, help="avatars: validation images")
+    prep.add_argument("--styles", help="avatars: comma-separated DiceBear styles (one class each)")
+    prep.add_argument("--seed", type=int)
+    prep.add_argument("--val-fraction", dest="val_fraction", type=float, help="folder/Kaggle sets: share kept for validation")
+    prep.add_argument("--max-images", dest="max_images", type=int, help="folder/Kaggle sets: keep at most this many")
+    prep.add_argument("--force", action="store_true", help="prepare again even if the cache exists")
+    prep.add_argument("--no-progress", action="store_true", help="no progress bars")
+    prep.set_defaults(run=_prepare_data)
+
+    info = commands.add_parser("info", help="print the machine, the versions and the resolved config")
+    _add_config_flags(info)
+    info.set_defaults(run=_info)
+    return parser
+
+
+def _prepare_data(args: argparse.Namespace) -> int:
+    from maskgit_lib.data import prepare_data
+
+    overrides = {f"data.{k}": getattr(args, k) for k in ("dataset", "path", "image_size_px", "n_train", "n_val", "seed", "val_fraction", "max_images")}
+    if args.styles:
+        overrides["data.styles"] = [s.strip() for s in args.styles.split(",") if s.strip()]
+    if args.dataset is not None and args.dataset != "folder" and args.path:
+        raise ConfigError("--path is only for --dataset folder")
+    config = load_config(args.profile, args.config_file, overrides)
+    data = prepare_data(config.data, progress=not args.no_progress, force=args.force)
+    counts = data.meta["counts"]
+    print(
+        f"{data.meta['dataset']}: {counts['train']} train + {counts['val']} val images, "
+        f"{data.image_size_px} px, {len(data.class_names)} classes -> {data.folder}"
+    )
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    import yaml
+
+    from maskgit_lib.system import environment_report
+
+    for key, value in environment_report().items():
+        print(f"{key:>22}: {value}")
+    config = load_config(args.profile, args.config_file)
+    print(yaml.safe_dump(config.to_dict(), sort_keys=False).rstrip())
+    return 0
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=file or sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from maskgit_lib.data import DataError
+
+    args = build_parser().parse_args(argv)
+    warnings.showwarning = _one_line_warning
+    try:
+        return args.run(args)
+    except (ConfigError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing half-written was kept; run the same command again to go on", file=sys.stderr)
+        return 130

@@ -1,0 +1,275 @@
+"""Prepared data sets: render or load once, cache as uint8 arrays, serve as tensors in [-1, 1].
+
+Why cache uint8 arrays: decoding PNGs or rendering SVGs every epoch would starve a small model on a
+CPU. 22,000 images at 32 px are 68 MB of uint8, loaded in a fraction of a second; the DataLoader
+only converts and flips.
+
+Layout of one prepared set: ``data/cache/<dataset>-<size>px-<key>/`` holding ``train_images.npy``
+(N, H, W, 3) uint8, ``train_labels.npy`` (N,) int64, the same for ``val``, and ``meta.json`` (the
+arguments, class names, counts, licences). ``<key>`` hashes the arguments, so another image size
+or seed gets its own folder and a second call with the same arguments reuses the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from maskgit_lib import avatars, images, kaggle_source
+from maskgit_lib.config import DataConfig
+from maskgit_lib.paths import data_dir
+
+DATASETS = ("avatars", "celebrity-faces", "celeba", "folder")
+SPLITS = ("train", "val")
+CACHE_FORMAT = 1
+
+
+class DataError(ValueError):
+    """A data set that cannot be prepared as asked; the message says what to do."""
+
+
+@dataclass
+class PreparedData:
+    """A prepared data set held in memory (arrays are memory-mapped from the cache)."""
+
+    folder: Path
+    meta: dict[str, Any]
+    train_images: np.ndarray  # (N, H, W, 3) uint8
+    train_labels: np.ndarray  # (N,) int64
+    val_images: np.ndarray  # (M, H, W, 3) uint8
+    val_labels: np.ndarray  # (M,) int64
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.meta["class_names"])
+
+    @property
+    def image_size_px(self) -> int:
+        return int(self.meta["image_size_px"])
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in SPLITS:
+            raise DataError(f"unknown split {name!r}; use 'train' or 'val'")
+        return (self.train_images, self.train_labels) if name == "train" else (self.val_images, self.val_labels)
+
+    def class_counts(self, split: str = "train") -> dict[str, int]:
+        labels = self.split(split)[1]
+        counts = np.bincount(labels, minlength=len(self.class_names))
+        return {name: int(c) for name, c in zip(self.class_names, counts, strict=True)}
+
+
+def cache_spec(cfg: DataConfig) -> dict[str, Any]:
+    """The arguments that determine a prepared set's pixels (and so its cache key)."""
+    if cfg.dataset not in DATASETS:
+        raise DataError(f"unknown data set {cfg.dataset!r}; choose from {', '.join(DATASETS)}")
+    spec: dict[str, Any] = {"format": CACHE_FORMAT, "dataset": cfg.dataset, "image_size_px": cfg.image_size_px}
+    if cfg.dataset == "avatars":
+        spec |= {"styles": list(cfg.styles), "n_train": cfg.n_train, "n_val": cfg.n_val, "seed": cfg.seed}
+        spec["renderer"] = avatars.renderer_versions()
+    else:
+        spec |= {"val_fraction": cfg.val_fraction, "seed": cfg.seed, "max_images": cfg.max_images}
+        if cfg.dataset == "folder":
+            if not cfg.path:
+                raise DataError("--dataset folder needs --path DIR (a folder of images, optionally in class sub-folders)")
+            spec["path"] = str(Path(cfg.path).expanduser().resolve())
+    return spec
+
+
+def cache_folder(cfg: DataConfig) -> Path:
+    spec = cache_spec(cfg)
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
+    return data_dir() / "cache" / f"{cfg.dataset}-{cfg.image_size_px}px-{key}"
+
+
+def prepare_data(cfg: DataConfig, progress: bool = True, force: bool = False) -> PreparedData:
+    """Prepare the data set ``cfg`` describes, or load it from the cache if it was prepared before."""
+    _check_sizes(cfg)
+    folder = cache_folder(cfg)
+    if force and folder.exists():
+        shutil.rmtree(folder)
+    if not (folder / "meta.json").is_file():
+        started = time.perf_counter()
+        arrays, meta = _build(cfg, progress)
+        meta |= {"spec": cache_spec(cfg), "seconds_to_prepare": round(time.perf_counter() - started, 1)}
+        _write_atomically(folder, arrays, meta)
+    return load_prepared(folder)
+
+
+def load_prepared(folder: str | Path) -> PreparedData:
+    folder = Path(folder)
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        raise DataError(f"{folder} is not a prepared data set; run: maskgit prepare-data")
+    meta = json.loads(meta_path.read_text())
+    arrays = {f"{s}_{k}": np.load(folder / f"{s}_{k}.npy", mmap_mode="r") for s in SPLITS for k in ("images", "labels")}
+    return PreparedData(folder=folder, meta=meta, **arrays)
+
+
+def list_prepared() -> list[PreparedData]:
+    """Every prepared data set in the cache, newest first (for the notebooks' data set picker)."""
+    root = data_dir() / "cache"
+    folders = [p.parent for p in root.glob("*/meta.json")] if root.is_dir() else []
+    return [load_prepared(f) for f in sorted(folders, key=lambda p: p.stat().st_mtime, reverse=True)]
+
+
+def _check_sizes(cfg: DataConfig) -> None:
+    if cfg.image_size_px < 8 or cfg.image_size_px % 8:
+        raise DataError(f"image_size_px must be a multiple of 8 (the tokenizer halves it three times), got {cfg.image_size_px}")
+    if cfg.dataset == "avatars" and (cfg.n_train < 1 or cfg.n_val < 1):
+        raise DataError(f"n_train and n_val must be at least 1, got {cfg.n_train} and {cfg.n_val}")
+    if not 0.0 <= cfg.val_fraction < 1.0:
+        raise DataError(f"val_fraction must be in [0, 1), got {cfg.val_fraction}")
+
+
+def _build(cfg: DataConfig, progress: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    if cfg.dataset == "avatars":
+        return _build_avatars(cfg, progress)
+    if cfg.dataset == "folder":
+        return _build_folder(Path(cfg.path or ""), cfg, progress, source={"path": cfg.path})
+    download_to = data_dir() / "downloads" / cfg.dataset
+    try:
+        root = kaggle_source.download(cfg.dataset, download_to)
+    except kaggle_source.KaggleError as err:
+        raise DataError(str(err)) from None
+    return _build_folder(root, cfg, progress, source={"kaggle": kaggle_source.KAGGLE_DATASETS[cfg.dataset]})
+
+
+def _build_avatars(cfg: DataConfig, progress: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    arrays = {}
+    for split, n in (("train", cfg.n_train), ("val", cfg.n_val)):
+        try:
+            imgs, labels = avatars.render_split(cfg.styles, n, cfg.image_size_px, cfg.seed, split, progress)
+        except avatars.UnknownStyleError as err:
+            raise DataError(str(err)) from None
+        arrays[f"{split}_images"], arrays[f"{split}_labels"] = imgs, labels
+    meta = {
+        "dataset": "avatars",
+        "image_size_px": cfg.image_size_px,
+        "class_names": list(cfg.styles),
+        "counts": {"train": cfg.n_train, "val": cfg.n_val},
+        "seed": cfg.seed,
+        "seed_string_pattern": avatars.avatar_seed(cfg.seed, "<split>", "<index>"),
+        "licences": [avatars.style_licence(s) for s in cfg.styles],
+        "renderer": avatars.renderer_versions(),
+    }
+    return arrays, meta
+
+
+def split_indices(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified split: each class keeps ``round(val_fraction * n)`` images for validation
+    (at least one when the class has two or more and ``val_fraction > 0``)."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        n_val = int(round(val_fraction * len(members)))
+        if val_fraction > 0 and len(members) >= 2:
+            n_val = max(n_val, 1)
+        val.append(members[:n_val])
+        train.append(members[n_val:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def _build_folder(root: Path, cfg: DataConfig, progress: bool, source: dict[str, Any]):
+    try:
+        found = images.scan_folder(root)
+    except FileNotFoundError as err:
+        raise DataError(str(err)) from None
+    files, labels = found.files, np.asarray(found.labels, dtype=np.int64)
+    if cfg.max_images is not None and cfg.max_images < len(files):
+        keep = np.sort(np.random.default_rng(cfg.seed).permutation(len(files))[: cfg.max_images])
+        files, labels = [files[i] for i in keep], labels[keep]
+    try:
+        pixels, kept, report = images.load_images(files, cfg.image_size_px, progress)
+    except ValueError as err:
+        raise DataError(f"{root}: {err}") from None
+    report.warn_if_skipped()
+    labels = labels[kept]
+    train_idx, val_idx = split_indices(labels, cfg.val_fraction, cfg.seed)
+    arrays = {
+        "train_images": pixels[train_idx],
+        "train_labels": labels[train_idx],
+        "val_images": pixels[val_idx],
+        "val_labels": labels[val_idx],
+    }
+    meta = {
+        "dataset": cfg.dataset,
+        "image_size_px": cfg.image_size_px,
+        "class_names": found.class_names,
+        "counts": {"train": len(train_idx), "val": len(val_idx)},
+        "skipped_files": len(report.skipped),
+        "seed": cfg.seed,
+        "source": source,
+    }
+    return arrays, meta
+
+
+def _write_atomically(folder: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    """Write into ``<folder>.partial`` and rename: an interrupted run never leaves a half cache."""
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for name, array in arrays.items():
+        np.save(partial / f"{name}.npy", np.ascontiguousarray(array))
+    (partial / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    if folder.exists():
+        shutil.rmtree(folder)
+    partial.rename(folder)
+
+
+class ImageArrayDataset(Dataset):
+    """uint8 images (N, H, W, 3) → float tensors (3, H, W) in [-1, 1], with their integer labels."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, hflip: bool = False):
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        self.images = images
+        self.labels = labels
+        self.hflip = hflip
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        pixels = torch.from_numpy(np.array(self.images[index]))  # (H, W, 3) uint8, copied out of the mmap
+        image = pixels.permute(2, 0, 1).float().div(127.5).sub(1.0)  # (3, H, W) in [-1, 1]
+        if self.hflip and torch.rand(()) < 0.5:
+            image = image.flip(-1)
+        return image, int(self.labels[index])
+
+
+def make_dataloader(
+    data: PreparedData,
+    split: str,
+    batch_size: int,
+    shuffle: bool | None = None,
+    hflip: bool | None = None,
+    num_workers: int = 0,
+    seed: int = 0,
+) -> DataLoader:
+    """Batches of (images (B, 3, H, W) in [-1, 1], labels (B,)). Training batches are shuffled,
+    flipped and full; validation batches keep their order and every image."""
+    training = split == "train"
+    shuffle = training if shuffle is None else shuffle
+    hflip = training if hflip is None else hflip
+    split_images, split_labels = data.split(split)
+    dataset = ImageArrayDataset(split_images, split_labels, hflip=hflip)
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        drop_last=training and len(dataset) >= batch_size,
+        num_workers=num_workers,
+        generator=generator,
+        persistent_workers=num_workers > 0,
+    )

@@ -1,0 +1,88 @@
+"""Figures: image grids (per class), class-count bars, before/after panels. Matplotlib only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(B, 3, H, W) floats in [-1, 1] or (B, H, W, 3) uint8 → (B, H, W, 3) uint8."""
+    if isinstance(images, torch.Tensor):
+        pixels = images.detach().float().clamp(-1, 1).add(1).mul(127.5).round().byte()  # (B, 3, H, W)
+        return pixels.permute(0, 2, 3, 1).cpu().numpy()  # (B, H, W, 3)
+    return np.asarray(images, dtype=np.uint8)
+
+
+def image_grid(images: torch.Tensor | np.ndarray, n_cols: int, pad_px: int = 1, pad_value: int = 255) -> np.ndarray:
+    """Tile images into one (rows*H, cols*W, 3) uint8 array, row by row, padded with white."""
+    pixels = to_uint8(images)  # (B, H, W, 3)
+    count, height, width, _ = pixels.shape
+    n_rows = -(-count // n_cols)
+    grid = np.full(
+        (n_rows * (height + pad_px) - pad_px, n_cols * (width + pad_px) - pad_px, 3), pad_value, dtype=np.uint8
+    )
+    for index in range(count):
+        row, col = divmod(index, n_cols)
+        top, left = row * (height + pad_px), col * (width + pad_px)
+        grid[top : top + height, left : left + width] = pixels[index]
+    return grid
+
+
+def class_examples(images: np.ndarray, labels: np.ndarray, n_classes: int, per_class: int) -> np.ndarray:
+    """The first ``per_class`` images of each class, class by class: (n_classes*per_class, H, W, 3).
+
+    Classes with fewer images are padded with white tiles so rows stay aligned.
+    """
+    rows = []
+    blank = np.full_like(images[0], 255)
+    for label in range(n_classes):
+        members = np.flatnonzero(labels == label)[:per_class]
+        row = [images[i] for i in members] + [blank] * (per_class - len(members))
+        rows.extend(row)
+    return np.stack(rows)
+
+
+def show_class_grid(images, labels, class_names: list[str], per_class: int = 8, title: str = ""):
+    """One row per class with its name on the left. Returns the matplotlib figure."""
+    tiles = class_examples(np.asarray(images), np.asarray(labels), len(class_names), per_class)
+    grid = image_grid(tiles, n_cols=per_class)
+    height = 0.45 * per_class * len(class_names) / per_class + 0.6
+    fig, ax = plt.subplots(figsize=(0.6 * per_class + 1.6, max(height, 1.5) * 1.3))
+    ax.imshow(grid, interpolation="nearest")
+    tile_h = tiles.shape[1] + 1
+    ax.set_yticks([tile_h * (i + 0.5) for i in range(len(class_names))], class_names)
+    ax.set_xticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_class_counts(counts: dict[str, dict[str, int]]):
+    """Grouped horizontal bars: images per class for each split (``{"train": {...}, "val": {...}}``)."""
+    names = list(next(iter(counts.values())).keys())
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(names) + 1.2))
+    y = np.arange(len(names))
+    height = 0.8 / len(counts)
+    for i, (split, per_class) in enumerate(counts.items()):
+        ax.barh(y + i * height, [per_class[n] for n in names], height=height, label=split)
+    ax.set_yticks(y + height * (len(counts) - 1) / 2, names)
+    ax.invert_yaxis()
+    ax.set_xlabel("images")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, folder: Path, name: str) -> Path:
+    """Save ``fig`` as ``folder/name.png`` (150 dpi) and return the path."""
+    path = Path(folder) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    return path

@@ -1,0 +1,40 @@
+"""ipywidgets panels for the notebooks. Each panel is a thin shell over a library function that
+returns a figure, so the same picture can be tested without a browser."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+from IPython.display import display
+
+from maskgit_lib.data import PreparedData
+from maskgit_lib.viz import show_class_grid
+
+
+def dataset_label(data: PreparedData) -> str:
+    meta = data.meta
+    return f"{meta['dataset']} · {meta['image_size_px']} px · {meta['counts']['train']} train / {meta['counts']['val']} val"
+
+
+def dataset_browser(datasets: list[PreparedData]) -> widgets.VBox:
+    """Pick a prepared data set and a split, choose how many examples per class; see the grid."""
+    if not datasets:
+        raise ValueError("no prepared data set yet; run maskgit prepare-data (or the cell above) first")
+    picker = widgets.Dropdown(options=[(dataset_label(d), i) for i, d in enumerate(datasets)], description="data set")
+    split = widgets.ToggleButtons(options=["train", "val"], description="split")
+    per_class = widgets.IntSlider(value=8, min=1, max=16, description="per class")
+    output = widgets.Output()
+
+    def redraw(*_):
+        data = datasets[picker.value]
+        split_images, split_labels = data.split(split.value)
+        with output:
+            output.clear_output(wait=True)
+            fig = show_class_grid(split_images, split_labels, data.class_names, per_class.value, title=dataset_label(data))
+            display(fig)
+            plt.close(fig)
+
+    for control in (picker, split, per_class):
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([picker, split]), per_class, output])

@@ -1,0 +1,90 @@
+"""The ``maskgit`` command line, run as a learner runs it: a separate process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from maskgit_lib.data import load_prepared
+
+
+def run_cli(*args, env_extra=None, cwd=None):
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "maskgit_lib", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
+
+
+def test_help_lists_commands():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "prepare-data" in result.stdout and "info" in result.stdout
+
+
+def test_prepare_avatars_twice_gives_identical_arrays(tmp_path):
+    env = {"MASKGIT_DATA_DIR": str(tmp_path / "data")}
+    args = ("prepare-data", "--profile", "fast", "--dataset", "avatars", "--n-train", "16", "--n-val", "8", "--no-progress")
+    first = run_cli(*args, env_extra=env)
+    assert first.returncode == 0, first.stderr
+    folder = first.stdout.strip().split("-> ")[-1]
+    assert "16 train + 8 val images, 32 px, 8 classes" in first.stdout
+    images_first = np.array(load_prepared(folder).train_images)
+    second = run_cli(*args, env_extra=env)
+    assert second.returncode == 0 and second.stdout == first.stdout
+    np.testing.assert_array_equal(images_first, load_prepared(folder).train_images)
+    other_dir = run_cli(*args, env_extra={"MASKGIT_DATA_DIR": str(tmp_path / "data2")})
+    np.testing.assert_array_equal(images_first, load_prepared(other_dir.stdout.strip().split("-> ")[-1]).train_images)
+
+
+def test_prepare_folder_reports_skips(tmp_path):
+    root = tmp_path / "mine"
+    root.mkdir()
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(root / "red.jpg")
+    Image.new("L", (30, 30), 90).save(root / "gray.png")
+    (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    (root / "readme.txt").write_text("hello")
+    result = run_cli(
+        "prepare-data", "--profile", "fast", "--dataset", "folder", "--path", str(root), "--val-fraction", "0",
+        "--no-progress", env_extra={"MASKGIT_DATA_DIR": str(tmp_path / "data")},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 train + 0 val images" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "skipped 2 of 4 files" in warnings[0]
+    prepared = load_prepared(result.stdout.strip().split("-> ")[-1])
+    assert prepared.train_images.shape == (2, 32, 32, 3)
+    assert (np.array(prepared.train_images[0]) == 90).all()  # the grayscale square, now RGB
+
+
+def test_kaggle_without_credentials_prints_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
+    env |= {"HOME": str(tmp_path), "KAGGLE_CONFIG_DIR": str(tmp_path / ".kaggle"), "MASKGIT_DATA_DIR": str(tmp_path / "d")}
+    result = subprocess.run(
+        [sys.executable, "-m", "maskgit_lib", "prepare-data", "--dataset", "celebrity-faces", "--no-progress"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: Kaggle credentials not found")
+    assert "access_token" in lines[0]
+
+
+def test_config_errors_are_one_line_with_status_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data:\n  image_sise_px: 32\n")
+    result = run_cli("prepare-data", "--config_file", str(bad), "--no-progress")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "unknown key 'data.image_sise_px'" in result.stderr and "bad.yaml" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_info_prints_machine_and_config():
+    result = run_cli("info", "--profile", "fast")
+    assert result.returncode == 0, result.stderr
+    assert "torch" in result.stdout and "profile: fast" in result.stdout
