@@ -130,7 +130,8 @@ def _try_load(args: tuple[str, int]) -> tuple[np.ndarray | None, str]:
     try:
         return load_image(path, size), ""
     except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as err:
-        return None, (str(err).splitlines() or [type(err).__name__])[0][:120]
+        first_line = (str(err).splitlines() or [type(err).__name__])[0]
+        return None, first_line.replace(f"'{path}'", "").replace(path, "").strip()[:120]
 
 
 def load_images(

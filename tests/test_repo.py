@@ -1,0 +1,99 @@
+"""Repository hygiene that a learner would trip over: notebooks, environment files, data card, README."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+
+import nbformat
+import pytest
+import yaml
+
+from maskgit_lib import avatars
+from maskgit_lib.config import DEFAULT_AVATAR_STYLES, load_config
+
+from .conftest import REPO
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS and NOTEBOOKS[0].name == "00_setup_and_data.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_stripped(path):
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    assert notebook.metadata.kernelspec.name == "python3"
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or cell.metadata.get("keep_output"):
+            continue
+        assert not cell.outputs, f"{path.name}: a code cell carries outputs; strip them (nbstripout) or pin with keep_output"
+        assert cell.execution_count is None, f"{path.name}: execution counts left in"
+    assert not re.search(r'"/(home|root|tmp|work)/[^"\s]+', path.read_text()), "an absolute path of a machine"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_opens_with_badge_and_guarded_colab_install(path):
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].cell_type == "markdown" and "colab.research.google.com/github/" in cells[0].source
+    assert f"notebooks/{path.name}" in cells[0].source
+    assert "Run time" in cells[0].source or "run time" in cells[0].source
+    install = cells[1]
+    assert install.cell_type == "code" and '"google.colab" in sys.modules' in install.source
+    assert "torch" not in install.source.split("pip")[-1], "never reinstall Colab's torch"
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~ \[;]", requirement.strip())[0].lower().replace("_", "-")
+
+
+def test_environment_yml_names_the_same_packages_as_pyproject():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    conda = yaml.safe_load((REPO / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
+    listed = {_name(r) for r in pip_section if not r.startswith("-e")}
+    assert listed == wanted
+    assert "python=3.11" in conda["dependencies"] and "-e ." in pip_section
+    pins = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[_name(name)] = version
+    for requirement in pip_section:
+        if _name(requirement) in pins:
+            assert requirement.endswith("==" + pins[_name(requirement)]), f"{requirement} differs from constraints.txt"
+
+
+def test_pyproject_keeps_torch_as_a_range_for_colab():
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    torch = next(d for d in deps if _name(d) == "torch")
+    assert "==" not in torch and ">=" in torch
+
+
+def test_data_card_matches_the_default_data_set():
+    card = (REPO / "data" / "README.md").read_text()
+    cpu = load_config("cpu").data
+    assert f"{cpu.n_train:,} train + {cpu.n_val:,} validation" in card
+    for style in DEFAULT_AVATAR_STYLES:
+        licence = avatars.style_licence(style)
+        assert f"| `{style}` | {licence['licence']} | {licence['attribution']} |" in card
+    for package, version in avatars.renderer_versions().items():
+        assert f"`{package}` {version}" in card
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (REPO / ".ci" / "run").read_text()
+    readme = (REPO / "README.md").read_text()
+    assert "make course" in readme and "make test" in readme
+
+
+def test_package_data_ships_the_profiles():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "configs/*.yaml" in project["tool"]["setuptools"]["package-data"]["maskgit_lib"]
+    assert project["project"]["scripts"]["maskgit"] == "maskgit_lib.cli:main"
+    json.dumps(load_config("fast").to_dict())  # configs are plain data, storable in checkpoints
