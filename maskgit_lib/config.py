@@ -65,11 +65,86 @@ class DataConfig:
 
 
 @dataclass
+class QuantizerConfig:
+    """The vector quantizer (see ``quantize``)."""
+
+    codebook_size: int = 512
+    code_dim: int = 32  # dimension of the space where codes are looked up
+    beta: float = 0.25  # commitment loss weight
+    use_ema: bool = False  # codebook updated by moving averages instead of gradients
+    ema_decay: float = 0.99
+    kmeans_init: bool = False  # initialise the codebook by k-means on the first training batch
+    kmeans_iters: int = 10
+    dead_code_after_steps: int = 0  # re-seed codes unused for this many training steps (0: never)
+    l2_normalize: bool = False  # cosine-similarity codes: vectors and codes on the unit sphere
+
+
+@dataclass
+class VQGANConfig:
+    """The tokenizer's architecture (see ``vqgan``)."""
+
+    channels: int = 64  # width of the first level
+    channel_mult: list[int] = field(default_factory=lambda: [1, 2, 2])  # one level each; f = 2^(len-1)
+    res_blocks: int = 2  # ResNet blocks per level
+    attention: bool = True  # self-attention in the middle (lowest resolution)
+    quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
+
+    @property
+    def downsample_factor(self) -> int:
+        return 2 ** (len(self.channel_mult) - 1)
+
+
+@dataclass
+class DiscriminatorConfig:
+    """The PatchGAN discriminator (see ``discriminator``)."""
+
+    channels: int = 64
+    layers: int = 2  # stride-2 layers; 2 gives a 6×6 grid of 22 px patches at 32 px
+
+
+@dataclass
+class LossConfig:
+    """The tokenizer's loss terms and their weights (see ``losses``)."""
+
+    l1_weight: float = 1.0
+    l2_weight: float = 1.0
+    perceptual_weight: float = 0.1  # LPIPS; 0 turns it off
+    perceptual_net: str = "alex"  # alex | vgg
+    disc_weight: float = 0.1  # multiplies the adaptive weight
+    disc_start_step: int = 2000  # the GAN loss (and the discriminator's training) starts here
+    max_adaptive_weight: float = 1e4
+
+
+@dataclass
+class TrainConfig:
+    """One training phase: optimisation, schedule, logging, checkpoints."""
+
+    max_steps: int = 3000
+    batch_size: int = 32
+    lr: float = 4e-4  # peak learning rate, after warmup
+    min_lr_ratio: float = 0.1  # cosine decay ends at lr * min_lr_ratio
+    warmup_steps: int = 200
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.9])
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0  # max global gradient norm (0: no clipping)
+    bf16: bool = False  # bfloat16 autocast (CPU and CUDA); the quantizer stays fp32
+    seed: int = 0
+    log_every: int = 25  # steps between metric rows
+    val_every: int = 500  # steps between validations (PSNR, codebook usage) and image grids
+    val_images: int = 512  # validation images during training; the final validation uses all
+    checkpoint_every: int = 500  # steps between checkpoints (also written at the end)
+
+
+@dataclass
 class Config:
     """The whole configuration of a run. Later phases add their own sections."""
 
     profile: str = "cpu"
     data: DataConfig = field(default_factory=DataConfig)
+    vqgan: VQGANConfig = field(default_factory=VQGANConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train_vqgan: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -273,3 +273,33 @@ def make_dataloader(
         generator=generator,
         persistent_workers=num_workers > 0,
     )
+
+
+def epoch_order(n_images: int, seed: int, epoch: int) -> torch.Tensor:
+    """The shuffled order of one epoch, a pure function of (seed, epoch): resumable mid-epoch."""
+    return torch.randperm(n_images, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+
+
+def training_batch(
+    data: PreparedData, step: int, batch_size: int, seed: int, hflip: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """The batch of training step ``step``: images (B, 3, H, W) in [-1, 1], labels (B,), and its epoch.
+
+    Fully determined by (step, batch_size, seed), with no iterator state: a run resumed from a
+    checkpoint at step s sees exactly the batches an uninterrupted run would have seen.
+    """
+    n_images = len(data.train_images)
+    per_epoch = max(n_images // batch_size, 1)
+    epoch, index = divmod(step, per_epoch)
+    order = epoch_order(n_images, seed, epoch)[index * batch_size : (index + 1) * batch_size]
+    pixels = torch.from_numpy(np.stack([data.train_images[i] for i in order.tolist()]))  # (B, H, W, 3) uint8
+    images = pixels.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)  # (B, 3, H, W)
+    if hflip:
+        flip = torch.rand(len(order), generator=torch.Generator().manual_seed(seed * 7919 + step)) < 0.5  # (B,)
+        images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+    labels = torch.from_numpy(np.asarray(data.train_labels)[order.numpy()].astype(np.int64))
+    return images, labels, epoch
+
+
+def steps_per_epoch(data: PreparedData, batch_size: int) -> int:
+    return max(len(data.train_images) // batch_size, 1)

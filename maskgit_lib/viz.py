@@ -86,3 +86,37 @@ def save_figure(fig, folder: Path, name: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150, bbox_inches="tight")
     return path
+
+
+def save_image(grid: np.ndarray, path: str | Path, scale: int = 1) -> Path:
+    """Save a uint8 (H, W, 3) array as PNG, enlarged ``scale`` times with nearest-neighbour pixels."""
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.fromarray(grid)
+    if scale > 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+    image.save(path)
+    return path
+
+
+def plot_training_curves(rows: list[dict], loss_keys: list[str], val_keys: list[str]):
+    """Training losses (left, log scale) and validation metrics (one panel each) against the step."""
+    fig, axes = plt.subplots(1, 1 + len(val_keys), figsize=(4.2 * (1 + len(val_keys)), 3.2))
+    for key in loss_keys:
+        points = [(r["step"], r[key]) for r in rows if key in r and r[key] > 0]
+        if points:
+            axes[0].plot(*zip(*points, strict=True), label=key)
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("step")
+    axes[0].legend(fontsize=8)
+    axes[0].set_title("training losses")
+    for ax, key in zip(axes[1:], val_keys, strict=True):
+        points = [(r["step"], r[key]) for r in rows if key in r]
+        if points:
+            ax.plot(*zip(*points, strict=True), marker="o")
+        ax.set_xlabel("step")
+        ax.set_title(key)
+    fig.tight_layout()
+    return fig

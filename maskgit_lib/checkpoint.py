@@ -1,0 +1,66 @@
+"""One checkpoint format for both phases: the config, the weights, the optimizers, the step, the RNG.
+
+Why the config inside: a checkpoint rebuilds its own model (no guessing which YAML made it), and a
+resume with another architecture fails with the name of the setting that differs instead of a
+wall of shape errors. Written atomically (temporary file + rename), so an interrupted save never
+destroys the previous checkpoint; read with ``torch.load(weights_only=True)``, which cannot run code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used as asked; the message says what to do."""
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"format": FORMAT, **payload}, tmp)
+    os.replace(tmp, path)  # atomic on POSIX and Windows
+    return path
+
+
+def load_checkpoint(path: str | Path, phase: str | None = None) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; check --ckpt_path/--checkpoint")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}); was it written completely?") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a maskgit-course checkpoint (format {FORMAT})")
+    if phase is not None and payload.get("phase") != phase:
+        raise CheckpointError(f"{path} is a {payload.get('phase')!r} checkpoint, but a {phase!r} one is needed here")
+    return payload
+
+
+def _flatten(values: Any, prefix: str) -> dict[str, Any]:
+    if isinstance(values, dict):
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            out |= _flatten(value, f"{prefix}.{key}" if prefix else key)
+        return out
+    return {prefix: values}
+
+
+def check_same_settings(saved: dict[str, Any], wanted: dict[str, Any], sections: tuple[str, ...], path: str | Path) -> None:
+    """Raise if ``saved`` (a checkpoint's config) and ``wanted`` differ in any key of ``sections``."""
+    for section in sections:
+        old, new = _flatten(saved.get(section, {}), section), _flatten(wanted.get(section, {}), section)
+        for key in sorted(old.keys() | new.keys()):
+            if old.get(key) != new.get(key):
+                raise CheckpointError(
+                    f"checkpoint {path} was trained with {key}={old.get(key)!r} but the config asks for "
+                    f"{new.get(key)!r}; use the config it was trained with (same --profile/--config_file) or start without it"
+                )

@@ -1,0 +1,317 @@
+"""Training the tokenizer (phase ``vqgan``): the loop, validation, logs, checkpoints and resume.
+
+Each step is two updates. The **generator step** (encoder, quantizer, decoder) minimises
+reconstruction + perceptual + quantizer losses, plus, after ``loss.disc_start_step``, the adaptive
+GAN term; the discriminator's parameters are frozen during it, so it can never change them. The
+**discriminator step** then sees the real images and the *detached* reconstructions, so its loss
+cannot push the autoencoder. (The original project had neither safeguard: its discriminator loss
+leaked into the generator. Notebook 02 shows the effect.)
+
+A run writes to ``results/runs/<phase>-<profile>/``: ``metrics.jsonl`` (one JSON row per log or
+validation), ``curves.png``, reconstruction grids ``recon_<step>.png``, ``summary.json``, and
+``checkpoints/last.ckpt`` (atomic). ``--ckpt_path`` resumes from a checkpoint and continues exactly
+as an uninterrupted run would: batches are a pure function of the step, and the RNG state is saved.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from maskgit_lib.checkpoint import check_same_settings, load_checkpoint, save_checkpoint
+from maskgit_lib.config import Config, TrainConfig, config_from_dict
+from maskgit_lib.data import PreparedData, prepare_data, steps_per_epoch, training_batch
+from maskgit_lib.discriminator import PatchDiscriminator
+from maskgit_lib.losses import (
+    adaptive_weight,
+    generator_adv_loss,
+    hinge_d_loss,
+    perceptual_loss,
+    reconstruction_loss,
+)
+from maskgit_lib.metrics import psnr
+from maskgit_lib.paths import results_dir
+from maskgit_lib.perceptual import load_lpips
+from maskgit_lib.progress import progress_bar
+from maskgit_lib.quantize import CodebookUsage
+from maskgit_lib.vqgan import VQGAN
+
+ARCHITECTURE_SECTIONS = ("vqgan",)  # settings a resumed tokenizer must share with its checkpoint
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup to ``lr``, then cosine decay to ``lr * min_lr_ratio`` at ``max_steps``."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min((step - cfg.warmup_steps) / max(cfg.max_steps - cfg.warmup_steps, 1), 1.0)
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def autocast_for(device: torch.device, enabled: bool):
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if enabled else nullcontext()
+
+
+def default_run_dir(phase: str, profile: str) -> Path:
+    return results_dir() / "runs" / f"{phase}-{profile}"
+
+
+class MetricsLog:
+    """Appends one JSON object per line; easy to read back with pandas or ``read_metrics``."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, row: dict[str, Any]) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()}) + "\n")
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    path = Path(path)
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
+class VQGANTrainer:
+    """Trains a :class:`VQGAN` with its discriminator. Use ``fit()``, or ``train_step()`` by hand."""
+
+    def __init__(
+        self,
+        config: Config,
+        data: PreparedData | None = None,
+        run_dir: str | Path | None = None,
+        progress: bool = True,
+        device: str | torch.device | None = None,
+        log: Callable[[str], None] = print,
+    ):
+        self.config, self.cfg, self.progress, self.log = config, config.train_vqgan, progress, log
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        torch.manual_seed(self.cfg.seed)
+        self.data = data if data is not None else prepare_data(config.data, progress=progress)
+        self.run_dir = Path(run_dir) if run_dir else default_run_dir("vqgan", config.profile)
+        self.model = VQGAN(config.vqgan).to(self.device)
+        self.disc = PatchDiscriminator(config.discriminator).to(self.device)
+        betas = tuple(self.cfg.betas)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt_g = torch.optim.AdamW(trainable, lr=self.cfg.lr, betas=betas, weight_decay=self.cfg.weight_decay)
+        self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=self.cfg.lr, betas=betas, weight_decay=self.cfg.weight_decay)
+        self.lpips = self._perceptual()
+        self.step = 0
+        self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+
+    def _perceptual(self) -> nn.Module | None:
+        loss_cfg = self.config.loss
+        if loss_cfg.perceptual_weight <= 0:
+            self.log("perceptual term: off (loss.perceptual_weight = 0)")
+            return None
+        model = load_lpips(loss_cfg.perceptual_net)
+        if model is None:
+            self.log(f"perceptual term is OFF: no LPIPS {loss_cfg.perceptual_net} weights here; run `maskgit prepare-weights` to turn it on")
+            return None
+        self.log(f"perceptual term: LPIPS ({loss_cfg.perceptual_net}) × {loss_cfg.perceptual_weight}")
+        return model.to(self.device)
+
+    # ------------------------------------------------------------------ one step
+
+    def generator_step(self, images: torch.Tensor) -> tuple[dict[str, float], torch.Tensor]:
+        """Update encoder, quantizer and decoder. The discriminator is frozen throughout."""
+        loss_cfg = self.config.loss
+        gan_on = self.step >= loss_cfg.disc_start_step
+        self.disc.requires_grad_(False)
+        with autocast_for(self.device, self.cfg.bf16):
+            recon, quant = self.model(images)  # (B, 3, H, W)
+            recon = recon.float()
+            rec = reconstruction_loss(recon, images, loss_cfg)
+            perc = perceptual_loss(self.lpips, recon, images)
+            nll = rec + loss_cfg.perceptual_weight * perc
+            total = nll + quant.loss
+            stats = {"rec_loss": rec.item(), "perceptual_loss": perc.item(), "quant_loss": quant.loss.item()}
+            if gan_on:
+                g_loss = generator_adv_loss(self.disc(recon).float())
+                weight = loss_cfg.disc_weight * adaptive_weight(nll, g_loss, self.model.last_layer, loss_cfg.max_adaptive_weight)
+                total = total + weight * g_loss
+                stats |= {"g_loss": g_loss.item(), "adaptive_weight": weight.item()}
+        self.opt_g.zero_grad(set_to_none=True)
+        total.backward()
+        self._clip(self.model)
+        self.opt_g.step()
+        self.disc.requires_grad_(True)
+        stats |= {"loss": total.item(), "batch_usage": quant.usage.item(), "batch_perplexity": quant.perplexity.item()}
+        return stats, recon.detach()
+
+    def discriminator_step(self, images: torch.Tensor, recon: torch.Tensor) -> dict[str, float]:
+        """Update the discriminator on real images and *detached* reconstructions."""
+        with autocast_for(self.device, self.cfg.bf16):
+            d_loss = hinge_d_loss(self.disc(images).float(), self.disc(recon.detach()).float())
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self._clip(self.disc)
+        self.opt_d.step()
+        return {"d_loss": d_loss.item()}
+
+    def train_step(self) -> dict[str, float]:
+        images, _, epoch = training_batch(self.data, self.step, self.cfg.batch_size, self.cfg.seed)
+        images = images.to(self.device)
+        lr = lr_at(self.step, self.cfg)
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups:
+                group["lr"] = lr
+        self.model.train()
+        stats, recon = self.generator_step(images)
+        if self.step >= self.config.loss.disc_start_step:
+            stats |= self.discriminator_step(images, recon)
+        self.step += 1
+        return {"step": self.step, "epoch": epoch, "lr": lr, **stats}
+
+    def _clip(self, module: nn.Module) -> None:
+        if self.cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg.grad_clip)
+
+    # ------------------------------------------------------------------ validation
+
+    @torch.no_grad()
+    def validate(self, n_images: int | None = None, batch_size: int = 256) -> dict[str, float]:
+        """PSNR and codebook usage on the first ``n_images`` validation images (all if None)."""
+        self.model.eval()
+        images_all = self.data.val_images[: n_images or len(self.data.val_images)]
+        usage = CodebookUsage(self.config.vqgan.quantizer.codebook_size)
+        psnr_sum, count = 0.0, 0
+        for start in range(0, len(images_all), batch_size):
+            pixels = torch.from_numpy(images_all[start : start + batch_size].copy()).to(self.device)
+            images = pixels.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)  # (B, 3, H, W)
+            with autocast_for(self.device, self.cfg.bf16):
+                recon, quant = self.model(images)
+            psnr_sum += psnr(recon.float(), images).sum().item()
+            count += len(images)
+            usage.update(quant.indices)
+        return {"val_psnr": psnr_sum / count, "val_usage": usage.usage(), "val_perplexity": usage.perplexity(), "val_images": count}
+
+    @torch.no_grad()
+    def reconstruction_grid(self, n_images: int = 16) -> torch.Tensor:
+        """Originals (top row) over reconstructions (bottom row): (2n, 3, H, W) in [-1, 1]."""
+        self.model.eval()
+        pixels = torch.from_numpy(self.data.val_images[:n_images].copy()).to(self.device)
+        images = pixels.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+        recon, _ = self.model(images)
+        return torch.cat([images, recon.float().clamp(-1, 1)]).cpu()
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def state(self) -> dict[str, Any]:
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {
+            "phase": "vqgan",
+            "config": self.config.to_dict(),
+            "step": self.step,
+            "epoch": self.step // steps_per_epoch(self.data, self.cfg.batch_size),
+            "model": self.model.state_dict(),
+            "discriminator": self.disc.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "rng": rng,
+            "class_names": self.data.class_names,
+        }
+
+    def save(self, path: str | Path | None = None) -> Path:
+        return save_checkpoint(path or self.run_dir / "checkpoints" / "last.ckpt", self.state())
+
+    def load(self, path: str | Path) -> None:
+        """Resume from ``path``; refuses a checkpoint whose architecture differs from the config."""
+        payload = load_checkpoint(path, phase="vqgan")
+        check_same_settings(payload["config"], self.config.to_dict(), ARCHITECTURE_SECTIONS, path)
+        self.model.load_state_dict(payload["model"])
+        self.disc.load_state_dict(payload["discriminator"])
+        self.opt_g.load_state_dict(payload["opt_g"])
+        self.opt_d.load_state_dict(payload["opt_d"])
+        self.step = int(payload["step"])
+        torch.set_rng_state(payload["rng"]["torch"])
+        if "cuda" in payload["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(payload["rng"]["cuda"])
+
+    # ------------------------------------------------------------------ the loop
+
+    def fit(self, max_steps: int | None = None) -> dict[str, Any]:
+        """Train until ``max_steps`` (default: the config's), validating, logging and saving on the way."""
+        max_steps = max_steps or self.cfg.max_steps
+        started, window_start, window_images = time.perf_counter(), time.perf_counter(), 0
+        bar = progress_bar(range(self.step, max_steps), self.progress, "training vqgan", total=max_steps - self.step)
+        for _ in bar:
+            row = self.train_step()
+            window_images += self.cfg.batch_size
+            if self.step % self.cfg.log_every == 0 or self.step == max_steps:
+                elapsed = time.perf_counter() - window_start
+                row["images_per_s"] = window_images / max(elapsed, 1e-9)
+                self.metrics.write(row)
+                window_start, window_images = time.perf_counter(), 0
+                if hasattr(bar, "set_postfix"):
+                    bar.set_postfix(loss=f"{row['loss']:.3f}", usage=f"{row['batch_usage']:.0%}")
+            if self.step % self.cfg.val_every == 0 and self.step < max_steps:
+                self._validate_and_show(self.cfg.val_images)
+            if self.step % self.cfg.checkpoint_every == 0:
+                self.save()
+        final = self._validate_and_show(None)
+        self.save()
+        summary = {
+            "phase": "vqgan", "profile": self.config.profile, "steps": self.step, **final,
+            "train_seconds_this_session": round(time.perf_counter() - started, 1),
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "codebook_size": self.config.vqgan.quantizer.codebook_size,
+            "tokens_per_image": (self.data.image_size_px // self.config.vqgan.downsample_factor) ** 2,
+            "device": str(self.device), "bf16": self.cfg.bf16, "perceptual": self.lpips is not None,
+        }
+        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        self._plot_curves()
+        return summary
+
+    def _validate_and_show(self, n_images: int | None) -> dict[str, float]:
+        from maskgit_lib.viz import image_grid, save_image
+
+        result = self.validate(n_images)
+        self.metrics.write({"step": self.step, **result})
+        save_image(image_grid(self.reconstruction_grid(), n_cols=16), self.run_dir / f"recon_{self.step:06d}.png", scale=4)
+        return result
+
+    def _plot_curves(self) -> None:
+        from maskgit_lib.viz import plot_training_curves
+
+        fig = plot_training_curves(read_metrics(self.metrics.path), ["rec_loss", "perceptual_loss", "g_loss", "d_loss"], ["val_psnr", "val_usage"])
+        fig.savefig(self.run_dir / "curves.png", dpi=120, bbox_inches="tight")
+
+
+def train_vqgan(
+    config: Config,
+    ckpt_path: str | Path | None = None,
+    max_steps: int | None = None,
+    run_dir: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """What ``maskgit train --phase vqgan`` runs."""
+    trainer = VQGANTrainer(config, run_dir=run_dir, progress=progress)
+    if ckpt_path:
+        trainer.load(ckpt_path)
+        trainer.log(f"resumed from {ckpt_path} at step {trainer.step}")
+    summary = trainer.fit(max_steps)
+    trainer.log(
+        f"vqgan: step {summary['steps']}, val PSNR {summary['val_psnr']:.2f} dB, codebook usage {summary['val_usage']:.1%} "
+        f"of {summary['codebook_size']} -> {trainer.run_dir}"
+    )
+    return summary
+
+
+def load_vqgan(path: str | Path, device: str | torch.device = "cpu") -> tuple[VQGAN, Config]:
+    """A trained tokenizer (eval mode) and the config it was trained with."""
+    payload = load_checkpoint(path, phase="vqgan")
+    config = config_from_dict(payload["config"], source=str(path))
+    model = VQGAN(config.vqgan)
+    model.load_state_dict(payload["model"])
+    return model.to(device).eval(), config

@@ -1,0 +1,140 @@
+"""Training the tokenizer: the GAN safeguards, learning, checkpoints and exact resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from maskgit_lib import train as train_module
+from maskgit_lib.checkpoint import CheckpointError, load_checkpoint
+from maskgit_lib.config import load_config
+from maskgit_lib.data import prepare_data
+from maskgit_lib.train import VQGANTrainer, load_vqgan
+
+
+@pytest.fixture
+def tiny(data_home, monkeypatch):
+    """The fast profile with 48 training images and no LPIPS download attempts."""
+    monkeypatch.setattr(train_module, "load_lpips", lambda net: None)
+    config = load_config("fast")
+    config.data.n_train, config.data.n_val = 48, 16
+    config.train_vqgan.batch_size = 8
+    config.loss.disc_start_step = 2
+    return config, prepare_data(config.data, progress=False)
+
+
+def make_trainer(tiny, tmp_path, name="run", **changes):
+    config, data = tiny
+    for key, value in changes.items():
+        section, field = key.split("__")
+        setattr(getattr(config, section), field, value)
+    return VQGANTrainer(config, data=data, run_dir=tmp_path / name, progress=False, log=lambda m: None)
+
+
+def snapshot(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def test_generator_step_never_changes_the_discriminator(tiny, tmp_path):
+    trainer = make_trainer(tiny, tmp_path)
+    trainer.step = 5  # GAN term on
+    images = torch.rand(4, 3, 32, 32) * 2 - 1
+    before_d, before_g = snapshot(trainer.disc), snapshot(trainer.model)
+    stats, recon = trainer.generator_step(images)
+    assert "g_loss" in stats and stats["adaptive_weight"] > 0
+    assert all(torch.equal(before_d[k], v) for k, v in trainer.disc.state_dict().items())
+    assert not all(torch.equal(before_g[k], v) for k, v in trainer.model.state_dict().items())
+    assert all(p.requires_grad for p in trainer.disc.parameters())  # unfrozen again afterwards
+
+
+def test_discriminator_step_sees_detached_reconstructions(tiny, tmp_path):
+    trainer = make_trainer(tiny, tmp_path)
+    images = torch.rand(4, 3, 32, 32) * 2 - 1
+    recon, _ = trainer.model(images)  # still attached to the generator's graph
+    trainer.opt_g.zero_grad(set_to_none=True)
+    before_g, before_d = snapshot(trainer.model), snapshot(trainer.disc)
+    trainer.discriminator_step(images, recon)
+    assert all(p.grad is None for p in trainer.model.parameters()), "the discriminator loss reached the generator"
+    assert all(torch.equal(before_g[k], v) for k, v in trainer.model.state_dict().items())
+    assert not all(torch.equal(before_d[k], v) for k, v in trainer.disc.state_dict().items())
+
+
+def test_loss_goes_down_on_a_fixed_batch(tiny, tmp_path):
+    trainer = make_trainer(tiny, tmp_path, loss__disc_start_step=10_000, train_vqgan__warmup_steps=1)
+    images = torch.from_numpy(tiny[1].train_images[:8].copy()).permute(0, 3, 1, 2).float() / 127.5 - 1
+    losses = [trainer.generator_step(images)[0]["rec_loss"] for _ in range(40)]
+    assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:5]) / 5
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(tiny, tmp_path):
+    straight = make_trainer(tiny, tmp_path, "straight")
+    rows_straight = [straight.train_step() for _ in range(6)]
+
+    first = make_trainer(tiny, tmp_path, "first")
+    for _ in range(3):
+        first.train_step()
+    path = first.save()
+    resumed = make_trainer(tiny, tmp_path, "resumed")
+    resumed.load(path)
+    assert resumed.step == 3
+    rows_resumed = [resumed.train_step() for _ in range(3)]
+    for a, b in zip(rows_straight[3:], rows_resumed, strict=True):
+        assert a.keys() == b.keys() and "d_loss" in a
+        assert a == b  # every loss, bit for bit
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def test_checkpoint_carries_everything_and_rebuilds_its_model(tiny, tmp_path):
+    trainer = make_trainer(tiny, tmp_path)
+    trainer.train_step()
+    path = trainer.save(tmp_path / "t.ckpt")
+    payload = load_checkpoint(path, phase="vqgan")
+    assert {"config", "model", "discriminator", "opt_g", "opt_d", "step", "epoch", "rng"} <= payload.keys()
+    model, config = load_vqgan(path)
+    assert config.vqgan == tiny[0].vqgan and not model.training
+    images = torch.rand(2, 3, 32, 32) * 2 - 1
+    trainer.model.eval()
+    assert torch.equal(model.encode(images), trainer.model.encode(images))
+
+
+def test_checkpoint_from_another_architecture_names_the_setting(tiny, tmp_path):
+    path = make_trainer(tiny, tmp_path).save(tmp_path / "a.ckpt")
+    config, data = tiny
+    config.vqgan.quantizer.codebook_size = 128
+    other = VQGANTrainer(config, data=data, run_dir=tmp_path / "b", progress=False, log=lambda m: None)
+    with pytest.raises(CheckpointError, match="vqgan.quantizer.codebook_size=64 but the config asks for 128"):
+        other.load(path)
+
+
+def test_interrupted_save_keeps_the_previous_checkpoint(tiny, tmp_path, monkeypatch):
+    trainer = make_trainer(tiny, tmp_path)
+    path = trainer.save(tmp_path / "keep.ckpt")
+    trainer.train_step()
+
+    def crash(obj, f, *args, **kwargs):
+        with open(f, "wb") as handle:
+            handle.write(b"half a checkp")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.save(path)
+    assert load_checkpoint(path)["step"] == 0  # the old one, intact
+
+
+def test_fit_writes_logs_grids_summary_and_checkpoint(tiny, tmp_path):
+    messages = []
+    config, data = tiny
+    trainer = VQGANTrainer(config, data=data, run_dir=tmp_path / "fit", progress=False, log=messages.append)
+    summary = trainer.fit()
+    run = tmp_path / "fit"
+    assert summary["steps"] == config.train_vqgan.max_steps and 0 < summary["val_usage"] <= 1
+    assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "curves.png").is_file()
+    assert json.loads((run / "summary.json").read_text())["val_psnr"] == summary["val_psnr"]
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any("val_psnr" in r for r in rows) and any("d_loss" in r for r in rows)
+    assert sorted(p.name for p in run.glob("recon_*.png"))[-1] == f"recon_{config.train_vqgan.max_steps:06d}.png"
+    assert messages == ["perceptual term is OFF: no LPIPS alex weights here; run `maskgit prepare-weights` to turn it on"]
