@@ -30,9 +30,10 @@ course: $(STAMP)
 			--ExecutePreprocessor.timeout=-1 --output-dir results/notebooks "$$nb" || exit 1; \
 	done
 
-# Unit tests, CLI tests and every notebook under nbval, all in the fast profile, on all cores.
+# Unit tests, CLI tests and every notebook under nbval, all in the fast profile, one pytest worker
+# per core with one torch thread each (more threads than cores make small tensor ops crawl).
 test: $(STAMP)
-	MASKGIT_PROFILE=fast $(BIN)/python -m pytest -n auto --dist loadscope $(PYTEST_NOTEBOOKS) tests notebooks
+	MASKGIT_PROFILE=fast OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --dist loadscope $(PYTEST_NOTEBOOKS) tests notebooks
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks $(ALLOW_ROOT)

@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     weights.add_argument("--net", choices=("alex", "vgg"), action="append", help="which backbone (default: both)")
     weights.set_defaults(run=_prepare_weights)
 
+    export = commands.add_parser("export", help="write a small fp16 copy of a checkpoint (weights + config) to ship")
+    export.add_argument("--checkpoint", required=True, help="a training checkpoint (e.g. results/runs/vqgan-cpu/checkpoints/last.ckpt)")
+    export.add_argument("--out", required=True, help="where to write it (e.g. results/checkpoints/vqgan-cpu.ckpt)")
+    export.add_argument("--summary", help="a run's summary.json to store beside the weights")
+    export.set_defaults(run=_export)
+
     info = commands.add_parser("info", help="print the machine, the versions and the resolved config")
     _add_config_flags(info)
     info.set_defaults(run=_info)
@@ -98,6 +104,18 @@ def _prepare_weights(args: argparse.Namespace) -> int:
 
     for net, path in prepare_weights(tuple(args.net or ("alex", "vgg")), archive=args.archive).items():
         print(f"LPIPS {net} backbone: {path}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from maskgit_lib.checkpoint import export_weights
+
+    extra = {"summary": json.loads(Path(args.summary).read_text())} if args.summary else None
+    path = export_weights(args.checkpoint, args.out, extra)
+    print(f"{path} ({path.stat().st_size / 2**20:.1f} MiB)")
     return 0
 
 

@@ -113,6 +113,7 @@ class LossConfig:
     disc_weight: float = 0.1  # multiplies the adaptive weight
     disc_start_step: int = 2000  # the GAN loss (and the discriminator's training) starts here
     max_adaptive_weight: float = 1e4
+    leaky_discriminator: bool = False  # reproduce the original project's bug (ablation only)
 
 
 @dataclass

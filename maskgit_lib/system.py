@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 
 
@@ -43,3 +45,21 @@ def environment_report() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             report[package] = "not installed"
     return report
+
+
+@contextmanager
+def torch_threads(n_threads: int) -> Iterator[None]:
+    """Run a block with ``n_threads`` intra-op threads, then restore the previous number.
+
+    Loops of tiny tensor operations (the 2-D toys of notebook 01) run ~100× *slower* with several
+    threads when another process (a training run, a parallel test worker) keeps the cores busy:
+    the threads spin waiting for each other. One thread is the right choice for them.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

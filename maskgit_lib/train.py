@@ -23,6 +23,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -61,6 +62,32 @@ def autocast_for(device: torch.device, enabled: bool):
 
 def default_run_dir(phase: str, profile: str) -> Path:
     return results_dir() / "runs" / f"{phase}-{profile}"
+
+
+def uint8_to_tensor(images, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 (B, H, W, 3) array → float (B, 3, H, W) in [-1, 1] on ``device``."""
+    pixels = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    return pixels.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+@torch.no_grad()
+def evaluate_reconstruction(
+    model: VQGAN, images, batch_size: int = 256, bf16: bool = False
+) -> tuple[dict[str, float], torch.Tensor]:
+    """Reconstruct uint8 images (N, H, W, 3); return PSNR, codebook usage and perplexity, and the
+    per-code hit counts (K,)."""
+    model.eval()
+    device = next(model.parameters()).device
+    usage = CodebookUsage(model.config.quantizer.codebook_size)
+    psnr_sum = 0.0
+    for start in range(0, len(images), batch_size):
+        batch = uint8_to_tensor(images[start : start + batch_size], device)  # (B, 3, H, W)
+        with autocast_for(device, bf16):
+            recon, quant = model(batch)
+        psnr_sum += psnr(recon.float(), batch).sum().item()
+        usage.update(quant.indices)
+    result = {"val_psnr": psnr_sum / len(images), "val_usage": usage.usage(), "val_perplexity": usage.perplexity(), "val_images": len(images)}
+    return result, usage.counts
 
 
 class MetricsLog:
@@ -150,12 +177,42 @@ class VQGANTrainer:
     def discriminator_step(self, images: torch.Tensor, recon: torch.Tensor) -> dict[str, float]:
         """Update the discriminator on real images and *detached* reconstructions."""
         with autocast_for(self.device, self.cfg.bf16):
-            d_loss = hinge_d_loss(self.disc(images).float(), self.disc(recon.detach()).float())
+            real_logits, fake_logits = self.disc(images).float(), self.disc(recon.detach()).float()
+            d_loss = hinge_d_loss(real_logits, fake_logits)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self._clip(self.disc)
         self.opt_d.step()
-        return {"d_loss": d_loss.item()}
+        return {"d_loss": d_loss.item(), "d_real": real_logits.mean().item(), "d_fake": fake_logits.mean().item()}
+
+    def leaky_step(self, images: torch.Tensor) -> dict[str, float]:
+        """The original project's bug, kept for the ablation of notebook 02: the discriminator loss
+        sees reconstructions that are *not* detached, and both optimizers step after both backward
+        passes. The autoencoder is then also pushed to make its outputs look fake, and the
+        discriminator also learns from the generator's loss."""
+        loss_cfg = self.config.loss
+        with autocast_for(self.device, self.cfg.bf16):
+            recon, quant = self.model(images)
+            recon = recon.float()
+            nll = reconstruction_loss(recon, images, loss_cfg) + loss_cfg.perceptual_weight * perceptual_loss(self.lpips, recon, images)
+            g_loss = generator_adv_loss(self.disc(recon).float())
+            weight = loss_cfg.disc_weight * adaptive_weight(nll, g_loss, self.model.last_layer, loss_cfg.max_adaptive_weight)
+            total = nll + quant.loss + weight * g_loss
+            real_logits, fake_logits = self.disc(images).float(), self.disc(recon).float()  # no detach: the leak
+            d_loss = hinge_d_loss(real_logits, fake_logits)
+        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_d.zero_grad(set_to_none=True)
+        total.backward(retain_graph=True)
+        d_loss.backward()
+        self._clip(self.model)
+        self._clip(self.disc)
+        self.opt_g.step()
+        self.opt_d.step()
+        return {
+            "rec_loss": reconstruction_loss(recon, images, loss_cfg).item(), "loss": total.item(), "g_loss": g_loss.item(),
+            "d_loss": d_loss.item(), "d_real": real_logits.mean().item(), "d_fake": fake_logits.mean().item(),
+            "batch_usage": quant.usage.item(), "batch_perplexity": quant.perplexity.item(),
+        }
 
     def train_step(self) -> dict[str, float]:
         images, _, epoch = training_batch(self.data, self.step, self.cfg.batch_size, self.cfg.seed)
@@ -165,9 +222,12 @@ class VQGANTrainer:
             for group in opt.param_groups:
                 group["lr"] = lr
         self.model.train()
-        stats, recon = self.generator_step(images)
-        if self.step >= self.config.loss.disc_start_step:
-            stats |= self.discriminator_step(images, recon)
+        if self.config.loss.leaky_discriminator and self.step >= self.config.loss.disc_start_step:
+            stats = self.leaky_step(images)
+        else:
+            stats, recon = self.generator_step(images)
+            if self.step >= self.config.loss.disc_start_step:
+                stats |= self.discriminator_step(images, recon)
         self.step += 1
         return {"step": self.step, "epoch": epoch, "lr": lr, **stats}
 
@@ -177,29 +237,17 @@ class VQGANTrainer:
 
     # ------------------------------------------------------------------ validation
 
-    @torch.no_grad()
-    def validate(self, n_images: int | None = None, batch_size: int = 256) -> dict[str, float]:
+    def validate(self, n_images: int | None = None) -> dict[str, float]:
         """PSNR and codebook usage on the first ``n_images`` validation images (all if None)."""
-        self.model.eval()
-        images_all = self.data.val_images[: n_images or len(self.data.val_images)]
-        usage = CodebookUsage(self.config.vqgan.quantizer.codebook_size)
-        psnr_sum, count = 0.0, 0
-        for start in range(0, len(images_all), batch_size):
-            pixels = torch.from_numpy(images_all[start : start + batch_size].copy()).to(self.device)
-            images = pixels.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)  # (B, 3, H, W)
-            with autocast_for(self.device, self.cfg.bf16):
-                recon, quant = self.model(images)
-            psnr_sum += psnr(recon.float(), images).sum().item()
-            count += len(images)
-            usage.update(quant.indices)
-        return {"val_psnr": psnr_sum / count, "val_usage": usage.usage(), "val_perplexity": usage.perplexity(), "val_images": count}
+        images = self.data.val_images[: n_images or len(self.data.val_images)]
+        result, _ = evaluate_reconstruction(self.model, images, bf16=self.cfg.bf16)
+        return result
 
     @torch.no_grad()
     def reconstruction_grid(self, n_images: int = 16) -> torch.Tensor:
         """Originals (top row) over reconstructions (bottom row): (2n, 3, H, W) in [-1, 1]."""
         self.model.eval()
-        pixels = torch.from_numpy(self.data.val_images[:n_images].copy()).to(self.device)
-        images = pixels.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+        images = uint8_to_tensor(self.data.val_images[:n_images], self.device)
         recon, _ = self.model(images)
         return torch.cat([images, recon.float().clamp(-1, 1)]).cpu()
 
@@ -315,3 +363,23 @@ def load_vqgan(path: str | Path, device: str | torch.device = "cpu") -> tuple[VQ
     model = VQGAN(config.vqgan)
     model.load_state_dict(payload["model"])
     return model.to(device).eval(), config
+
+
+def compare_discriminator_leak(config: Config, data: PreparedData, steps: int, progress: bool = False) -> dict[str, list[dict]]:
+    """Train the same tokenizer twice from the same seed with the GAN on from step 0: once as we do
+    (detached fakes, frozen discriminator in the generator step), once with the original project's
+    leak. Returns each run's per-step metric rows, plus a final validation row."""
+    import copy
+    import tempfile
+
+    histories = {}
+    for name, leaky in (("detached (ours)", False), ("leaky (original)", True)):
+        variant = copy.deepcopy(config)
+        variant.loss.leaky_discriminator, variant.loss.disc_start_step = leaky, 0
+        variant.train_vqgan.max_steps, variant.train_vqgan.warmup_steps = steps, min(variant.train_vqgan.warmup_steps, steps // 10 + 1)
+        with tempfile.TemporaryDirectory() as run_dir:
+            trainer = VQGANTrainer(variant, data=data, run_dir=run_dir, progress=False, log=lambda m: None)
+            rows = [trainer.train_step() for _ in progress_bar(range(steps), progress, name)]
+            rows.append({"step": steps, **trainer.validate(512)})
+        histories[name] = rows
+    return histories

@@ -120,3 +120,84 @@ def plot_training_curves(rows: list[dict], loss_keys: list[str], val_keys: list[
         ax.set_title(key)
     fig.tight_layout()
     return fig
+
+
+def plot_toy_vq(run, frame: int = -1, title: str = ""):
+    """Left: encoder outputs coloured by their code, live codes (×) and dead codes (red ○) at one
+    snapshot. Right: codebook usage and perplexity over training, with the snapshot marked."""
+    z, codes, assign = run.encoded[frame], run.codebooks[frame], run.assignments[frame]
+    used = torch.bincount(assign, minlength=len(codes)) > 0  # (K,)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
+    left.scatter(z[:, 0], z[:, 1], c=(assign % 20).numpy(), cmap="tab20", s=4, alpha=0.6)
+    left.scatter(codes[used, 0], codes[used, 1], marker="x", c="black", s=50, label=f"used codes ({int(used.sum())})")
+    left.scatter(codes[~used, 0], codes[~used, 1], marker="o", facecolors="none", edgecolors="red", s=50,
+                 label=f"dead codes ({int((~used).sum())})")
+    left.set_title(title or f"step {run.steps[frame]}: encoder outputs z and codes")
+    left.legend(loc="lower right", fontsize=8)
+    left.set_aspect("equal", adjustable="datalim")
+    steps = np.arange(1, len(run.usage) + 1)
+    right.plot(steps, run.usage, label="usage (share of codes used)")
+    right.set_ylim(0, 1.05)
+    right.set_xlabel("step")
+    twin = right.twinx()
+    twin.plot(steps, run.perplexity, color="tab:orange", label="perplexity")
+    twin.set_ylabel("perplexity (effective codes)")
+    right.axvline(run.steps[frame], color="grey", linestyle=":")
+    right.legend(loc="center right", fontsize=8)
+    twin.legend(loc="lower right", fontsize=8)
+    right.set_title("codebook health")
+    fig.tight_layout()
+    return fig
+
+
+def token_map_image(tokens: torch.Tensor | np.ndarray, codebook_size: int) -> np.ndarray:
+    """A (h, w) grid of token ids as an RGB picture (one colour per id, from a fixed palette)."""
+    tokens = np.asarray(tokens)
+    rng = np.random.default_rng(0)
+    palette = rng.integers(40, 230, size=(codebook_size, 3), dtype=np.uint8)  # same colours every call
+    return palette[tokens]
+
+
+def show_reconstruction(original, recon, tokens, codebook_size: int, psnr_db: float | None = None):
+    """Original | reconstruction | token map, side by side."""
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3.3))
+    panels = [
+        (to_uint8(original[None])[0], "original"),
+        (to_uint8(recon[None])[0], "reconstruction" + (f" ({psnr_db:.1f} dB)" if psnr_db is not None else "")),
+        (token_map_image(tokens, codebook_size), f"{tokens.shape[0]}×{tokens.shape[1]} tokens"),
+    ]
+    for ax, (pixels, title) in zip(axes, panels, strict=True):
+        ax.imshow(pixels, interpolation="nearest")
+        ax.set_title(title)
+        ax.axis("off")
+    ids = np.asarray(tokens)
+    for (row, col), value in np.ndenumerate(ids):
+        if ids.shape[0] <= 8:
+            axes[2].text(col, row, str(value), ha="center", va="center", fontsize=6, color="white")
+    fig.tight_layout()
+    return fig
+
+
+def plot_code_usage(counts: torch.Tensor, title: str = "codebook usage on the validation set"):
+    """Left: how often each code is used, sorted (a flat curve is healthy). Right: the codebook as a
+    grid, coloured by log-count, dead codes black."""
+    counts = np.asarray(counts, dtype=np.float64)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5), gridspec_kw={"width_ratios": [1.4, 1]})
+    ordered = np.sort(counts)[::-1]
+    left.bar(np.arange(len(ordered)), ordered, width=1.0)
+    left.set_yscale("log")
+    left.set_xlabel("codes, most used first")
+    left.set_ylabel("uses")
+    used = (counts > 0).mean()
+    left.set_title(f"{title}: {used:.0%} of {len(counts)} codes used")
+    cols = int(np.ceil(np.sqrt(len(counts) * 2)))
+    rows = int(np.ceil(len(counts) / cols))
+    grid = np.full(rows * cols, np.nan)
+    grid[: len(counts)] = np.log10(counts + 1)
+    shown = right.imshow(grid.reshape(rows, cols), cmap="viridis", interpolation="nearest")
+    right.set_facecolor("black")
+    right.set_title("log10(1 + uses) per code")
+    right.axis("off")
+    fig.colorbar(shown, ax=right, fraction=0.03)
+    fig.tight_layout()
+    return fig

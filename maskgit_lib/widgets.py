@@ -38,3 +38,31 @@ def dataset_browser(datasets: list[PreparedData]) -> widgets.VBox:
         control.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([picker, split]), per_class, output])
+
+
+def reconstruction_viewer(model, images, codebook_size: int) -> widgets.VBox:
+    """Slide through validation images: original | reconstruction (with PSNR) | token map."""
+    import torch
+
+    from maskgit_lib.metrics import psnr
+    from maskgit_lib.train import uint8_to_tensor
+    from maskgit_lib.viz import show_reconstruction
+
+    index = widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="image")
+    output = widgets.Output()
+
+    def redraw(*_):
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            original = uint8_to_tensor(images[index.value : index.value + 1], device)  # (1, 3, H, W)
+            recon, quant = model.eval()(original)
+        with output:
+            output.clear_output(wait=True)
+            fig = show_reconstruction(original[0].cpu(), recon[0].cpu(), quant.indices[0].cpu(), codebook_size,
+                                      psnr(recon, original).item())
+            display(fig)
+            plt.close(fig)
+
+    index.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([index, output])

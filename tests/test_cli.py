@@ -88,3 +88,45 @@ def test_info_prints_machine_and_config():
     result = run_cli("info", "--profile", "fast")
     assert result.returncode == 0, result.stderr
     assert "torch" in result.stdout and "profile: fast" in result.stdout
+
+
+def test_train_resume_export_and_mismatch(tmp_path):
+    env = {"MASKGIT_DATA_DIR": str(tmp_path / "data"), "OMP_NUM_THREADS": "1"}
+    run = tmp_path / "run"
+    base = ("train", "--phase", "vqgan", "--profile", "fast", "--run-dir", str(run), "--no-progress")
+    first = run_cli(*base, "--max-steps", "4", env_extra=env)
+    assert first.returncode == 0, first.stderr
+    assert "vqgan: step 4, val PSNR" in first.stdout
+    ckpt = run / "checkpoints" / "last.ckpt"
+    resumed = run_cli(*base, "--max-steps", "6", "--ckpt_path", str(ckpt), env_extra=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resumed from {ckpt} at step 4" in resumed.stdout and "vqgan: step 6" in resumed.stdout
+
+    other = tmp_path / "bigger.yaml"
+    other.write_text("vqgan:\n  quantizer:\n    codebook_size: 128\n")
+    mismatch = run_cli(*base, "--config_file", str(other), "--ckpt_path", str(ckpt), env_extra=env)
+    assert mismatch.returncode == 2
+    assert mismatch.stderr.strip().splitlines() == [
+        f"error: checkpoint {ckpt} was trained with vqgan.quantizer.codebook_size=64 but the config asks for 128; "
+        "use the config it was trained with (same --profile/--config_file) or start without it"
+    ]
+
+    shipped = tmp_path / "small.ckpt"
+    exported = run_cli("export", "--checkpoint", str(ckpt), "--out", str(shipped), "--summary", str(run / "summary.json"))
+    assert exported.returncode == 0, exported.stderr
+    assert shipped.stat().st_size < ckpt.stat().st_size / 2  # no optimizer state, fp16 weights
+
+    from maskgit_lib.checkpoint import load_checkpoint
+    from maskgit_lib.train import load_vqgan
+
+    payload = load_checkpoint(shipped, phase="vqgan")
+    assert payload["step"] == 6 and payload["summary"]["steps"] == 6 and "opt_g" not in payload
+    model, config = load_vqgan(shipped)
+    assert config.profile == "fast" and not model.training
+
+
+def test_missing_checkpoint_is_one_line(tmp_path):
+    result = run_cli("train", "--phase", "vqgan", "--profile", "fast", "--ckpt_path", str(tmp_path / "nope.ckpt"),
+                     "--run-dir", str(tmp_path / "r"), "--no-progress", env_extra={"MASKGIT_DATA_DIR": str(tmp_path / "d")})
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: checkpoint {tmp_path / 'nope.ckpt'} does not exist; check --ckpt_path/--checkpoint"
