@@ -61,6 +61,16 @@ class VectorQuantizer(nn.Module):
         """Token ids (B, H, W) → code vectors (B, D, H, W), what the decoder receives."""
         return self.codes()[indices].permute(0, 3, 1, 2).contiguous()
 
+    @torch.no_grad()
+    def indices(self, z: torch.Tensor) -> torch.Tensor:
+        """Token ids (B, H, W) of encoder outputs (B, D, H, W), with no side effects in any mode."""
+        batch, dim, height, width = z.shape
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            z = z.float()
+            if self.config.l2_normalize:
+                z = F.normalize(z, dim=1)
+            return self._nearest(z.permute(0, 2, 3, 1).reshape(-1, dim)).view(batch, height, width)
+
     def forward(self, z: torch.Tensor) -> QuantizerOutput:
         batch, dim, height, width = z.shape
         with torch.autocast(device_type=z.device.type, enabled=False):

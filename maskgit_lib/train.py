@@ -66,7 +66,7 @@ def default_run_dir(phase: str, profile: str) -> Path:
 
 def uint8_to_tensor(images, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 (B, H, W, 3) array → float (B, 3, H, W) in [-1, 1] on ``device``."""
-    pixels = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    pixels = torch.from_numpy(np.array(images)).to(device)  # a writable copy (the cache is memory-mapped)
     return pixels.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
@@ -96,6 +96,12 @@ class MetricsLog:
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+
+    def restart_at(self, step: int) -> None:
+        """Forget rows after ``step``: a fresh run (step 0) starts an empty log, a resumed run drops
+        what an interrupted run logged after its last checkpoint."""
+        kept = [r for r in read_metrics(self.path) if r["step"] <= step] if step > 0 else []
+        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
     def write(self, row: dict[str, Any]) -> None:
         with self.path.open("a") as f:
@@ -291,6 +297,7 @@ class VQGANTrainer:
     def fit(self, max_steps: int | None = None) -> dict[str, Any]:
         """Train until ``max_steps`` (default: the config's), validating, logging and saving on the way."""
         max_steps = max_steps or self.cfg.max_steps
+        self.metrics.restart_at(self.step)
         started, window_start, window_images = time.perf_counter(), time.perf_counter(), 0
         bar = progress_bar(range(self.step, max_steps), self.progress, "training vqgan", total=max_steps - self.step)
         for _ in bar:

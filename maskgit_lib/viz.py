@@ -105,10 +105,10 @@ def plot_training_curves(rows: list[dict], loss_keys: list[str], val_keys: list[
     """Training losses (left, log scale) and validation metrics (one panel each) against the step."""
     fig, axes = plt.subplots(1, 1 + len(val_keys), figsize=(4.2 * (1 + len(val_keys)), 3.2))
     for key in loss_keys:
-        points = [(r["step"], r[key]) for r in rows if key in r and r[key] > 0]
+        points = [(r["step"], r[key]) for r in rows if key in r]
         if points:
             axes[0].plot(*zip(*points, strict=True), label=key)
-    axes[0].set_yscale("log")
+    axes[0].set_yscale("symlog", linthresh=1e-3)  # log-like, but the GAN losses may be negative
     axes[0].set_xlabel("step")
     axes[0].legend(fontsize=8)
     axes[0].set_title("training losses")
@@ -116,6 +116,8 @@ def plot_training_curves(rows: list[dict], loss_keys: list[str], val_keys: list[
         points = [(r["step"], r[key]) for r in rows if key in r]
         if points:
             ax.plot(*zip(*points, strict=True), marker="o")
+        if "usage" in key:
+            ax.set_ylim(0, 1.05)  # a share of the codebook: show it on its full scale
         ax.set_xlabel("step")
         ax.set_title(key)
     fig.tight_layout()
@@ -199,5 +201,64 @@ def plot_code_usage(counts: torch.Tensor, title: str = "codebook usage on the va
     right.set_title("log10(1 + uses) per code")
     right.axis("off")
     fig.colorbar(shown, ax=right, fraction=0.03)
+    fig.tight_layout()
+    return fig
+
+
+def plot_schedules(names: list[str] | None = None, highlight: str | None = None):
+    """γ(r) of every schedule: the fraction of tokens still masked as decoding progresses."""
+    from maskgit_lib.masking import SCHEDULES, gamma
+
+    r = torch.linspace(0, 1, 201)
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for name in names or list(SCHEDULES):
+        ax.plot(r, gamma(name, r), label=name, linewidth=3 if name == highlight else 1.5)
+    ax.set_xlabel("r (decoding progress t/T, or the training draw)")
+    ax.set_ylabel("γ(r): fraction of tokens masked")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def mask_patches(image: np.ndarray, mask_grid: np.ndarray, grey: int = 128) -> np.ndarray:
+    """Grey out the patches of a (H, W, 3) uint8 image where the (h, w) bool grid is True."""
+    patch = image.shape[0] // mask_grid.shape[0]
+    big = np.kron(np.asarray(mask_grid, dtype=np.uint8), np.ones((patch, patch), dtype=np.uint8)).astype(bool)
+    out = image.copy()
+    out[big] = grey
+    return out
+
+
+def plot_decoding_budget(schedule: str, steps: int, n_tokens: int, image: np.ndarray | None = None, seed: int = 0):
+    """Tokens revealed per decoding step (bars) and still masked (line); with ``image``, the image
+    as the decoder would hold it after each step (masked patches grey, revealed in random order)."""
+    from maskgit_lib.masking import tokens_fixed_after_step, tokens_revealed_per_step
+
+    revealed = tokens_revealed_per_step(schedule, steps, n_tokens)
+    fixed = tokens_fixed_after_step(schedule, steps, n_tokens)
+    rows = 2 if image is not None else 1
+    fig = plt.figure(figsize=(max(8, 1.0 * steps), 3.2 * rows))
+    ax = fig.add_subplot(rows, 1, 1)
+    t = np.arange(1, steps + 1)
+    ax.bar(t, revealed, label="revealed this step")
+    ax.plot(t, [n_tokens - f for f in fixed], "o-", color="tab:red", label="still masked after the step")
+    ax.set_xticks(t)
+    ax.set_xlabel("decoding step")
+    ax.set_ylabel("tokens")
+    ax.set_title(f"{schedule}, {steps} steps, {n_tokens} tokens")
+    ax.legend()
+    if image is not None:
+        side = int(round(n_tokens**0.5))
+        order = np.random.default_rng(seed).permutation(n_tokens)
+        frames = []
+        for count in fixed:
+            masked = np.ones(n_tokens, dtype=bool)
+            masked[order[:count]] = False
+            frames.append(mask_patches(image, masked.reshape(side, side)))
+        strip = fig.add_subplot(rows, 1, 2)
+        strip.imshow(image_grid(np.stack(frames), n_cols=steps, pad_px=2), interpolation="nearest")
+        strip.set_title("the canvas after each step (grey = still masked)")
+        strip.axis("off")
     fig.tight_layout()
     return fig

@@ -117,8 +117,8 @@ class VQGAN(nn.Module):
 
     @torch.no_grad()
     def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """Images (B, 3, H, W) in [-1, 1] → token ids (B, h, w)."""
-        return self.quantizer(self.encoder(images)).indices
+        """Images (B, 3, H, W) in [-1, 1] → token ids (B, h, w). Never updates the codebook."""
+        return self.quantizer.indices(self.encoder(images))
 
     @torch.no_grad()
     def decode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:

@@ -141,3 +141,14 @@ def test_usage_and_perplexity():
         quantizer.codebook.copy_(torch.eye(16, 4) * 10)
     out = quantizer.eval()(torch.eye(4).reshape(1, 4, 2, 2) * 10)  # four different codes hit once
     assert out.usage.item() == 4 / 16 and out.perplexity.item() == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=IDS)
+def test_indices_match_forward_without_side_effects(options):
+    quantizer = make(**options).train()
+    z = torch.randn(2, 4, 3, 3)
+    quantizer(z)  # initialise (k-means) and take one training step
+    state = {k: v.clone() for k, v in quantizer.state_dict().items()}
+    ids = quantizer.indices(z * 3)
+    assert all(torch.equal(v, state[k]) for k, v in quantizer.state_dict().items())
+    assert torch.equal(ids, quantizer.eval()(z * 3).indices)

@@ -138,3 +138,19 @@ def test_fit_writes_logs_grids_summary_and_checkpoint(tiny, tmp_path):
     assert any("val_psnr" in r for r in rows) and any("d_loss" in r for r in rows)
     assert sorted(p.name for p in run.glob("recon_*.png"))[-1] == f"recon_{config.train_vqgan.max_steps:06d}.png"
     assert messages == ["perceptual term is OFF: no LPIPS alex weights here; run `maskgit prepare-weights` to turn it on"]
+
+
+def test_metrics_log_restarts_with_a_fresh_run_and_trims_on_resume(tiny, tmp_path):
+    config, data = tiny
+    config.train_vqgan.max_steps, config.train_vqgan.log_every, config.train_vqgan.checkpoint_every = 4, 1, 2
+    first = VQGANTrainer(config, data=data, run_dir=tmp_path / "log", progress=False, log=lambda m: None)
+    first.fit()
+    again = VQGANTrainer(config, data=data, run_dir=tmp_path / "log", progress=False, log=lambda m: None)
+    again.fit()  # a fresh run into the same folder: its own log only
+    steps = [r["step"] for r in train_module.read_metrics(tmp_path / "log" / "metrics.jsonl") if "loss" in r]
+    assert steps == [1, 2, 3, 4]
+    resumed = VQGANTrainer(config, data=data, run_dir=tmp_path / "log", progress=False, log=lambda m: None)
+    resumed.load(tmp_path / "log" / "checkpoints" / "last.ckpt")  # step 4
+    resumed.fit(6)
+    rows = train_module.read_metrics(tmp_path / "log" / "metrics.jsonl")
+    assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4, 5, 6]

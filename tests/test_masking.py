@@ -1,0 +1,73 @@
+"""Masking schedules, the training mask, and the decoding budget per step."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from maskgit_lib.masking import (
+    SCHEDULES,
+    gamma,
+    tokens_fixed_after_step,
+    tokens_revealed_per_step,
+    training_mask,
+)
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_schedules_go_from_all_masked_to_none_monotonically(name):
+    r = torch.linspace(0, 1, 1001)
+    values = gamma(name, r)
+    assert values[0].item() == pytest.approx(1.0) and values[-1].item() == pytest.approx(0.0, abs=1e-12)
+    assert (values[1:] <= values[:-1] + 1e-12).all()
+
+
+def test_schedule_shapes():
+    half = {name: float(gamma(name, 0.5)) for name in SCHEDULES}
+    assert half["cosine"] == pytest.approx(math.cos(math.pi / 4))
+    assert half["linear"] == pytest.approx(0.5)
+    assert half["cubic"] > half["square"] > half["cosine"] > half["linear"] > half["sqrt"]  # concave ones keep more masked
+    with pytest.raises(ValueError, match="unknown masking schedule 'coz'"):
+        gamma("coz", 0.5)
+
+
+@pytest.mark.parametrize("name", ["cosine", "linear", "cubic"])
+def test_training_mask_counts_follow_one_ratio_per_example(name):
+    n_tokens, batch = 64, 256
+    mask = training_mask(batch, n_tokens, name, generator=torch.Generator().manual_seed(3))
+    r = torch.rand(batch, generator=torch.Generator().manual_seed(3), dtype=torch.float64)  # the same draws
+    expected = torch.ceil(gamma(name, r) * n_tokens).clamp(1, n_tokens).long()
+    assert mask.shape == (batch, n_tokens) and mask.dtype == torch.bool
+    assert torch.equal(mask.sum(1), expected)
+    assert len(set(mask.sum(1).tolist())) > 20  # ratios differ between examples
+
+
+def test_training_mask_average_matches_the_schedule_integral():
+    mask = training_mask(20_000, 64, "cosine", generator=torch.Generator().manual_seed(0))
+    assert mask.float().mean().item() == pytest.approx(2 / math.pi, abs=0.01)  # ∫ cos(πr/2) dr
+    assert mask.float().mean(0).std() < 0.02  # every position equally likely to be masked
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+@pytest.mark.parametrize("steps", [1, 4, 8, 12, 16, 64])
+def test_decoding_budget(name, steps):
+    revealed = tokens_revealed_per_step(name, steps, 64)
+    fixed = tokens_fixed_after_step(name, steps, 64)
+    assert len(revealed) == steps and sum(revealed) == 64 and min(revealed) >= 1
+    assert fixed[-1] == 64 and fixed == sorted(fixed)
+
+
+def test_decoding_budget_formula_and_edge_cases():
+    fixed = tokens_fixed_after_step("cosine", 12, 64)
+    expected, previous = [], 0
+    for t in range(12):
+        formula = math.floor(64 * (1 - math.cos(math.pi / 2 * (t + 1) / 12)) + 1e-9)  # floor(N (1 - γ((t+1)/T)))
+        previous = max(formula, previous + 1)  # ... but at least one new token per step
+        expected.append(previous)
+    assert fixed == expected and expected[0] == 1 and fixed[-1] == 64
+    assert tokens_revealed_per_step("linear", 64, 64) == [1] * 64
+    assert tokens_revealed_per_step("cosine", 8, 64)[0] < tokens_revealed_per_step("cosine", 8, 64)[-1]
+    with pytest.raises(ValueError, match="between 1 and the number of tokens"):
+        tokens_revealed_per_step("cosine", 65, 64)
