@@ -1,0 +1,76 @@
+"""Decoding: the exact token budget per step, fixed tokens stay fixed, seeds, and the AR baseline."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from maskgit_lib.masking import tokens_fixed_after_step
+from maskgit_lib.sampling import _guided_logits, autoregressive_decode, maskgit_decode
+from maskgit_lib.transformer import MaskGITTransformer
+
+K, C, N = 32, 4, 16
+
+
+def make(causal=False):
+    torch.manual_seed(0)
+    return MaskGITTransformer(K, C, N, width=32, depth=2, heads=4, dropout=0.0, causal=causal).eval()
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "linear", "sqrt"])
+@pytest.mark.parametrize("steps", [1, 4, 8, 16])
+def test_each_step_fixes_exactly_the_scheduled_number_and_never_changes_them(schedule, steps):
+    model = make()
+    tokens, history = maskgit_decode(model, 3, torch.tensor([0, 1, 2]), steps=steps, schedule=schedule, seed=1)
+    budget = tokens_fixed_after_step(schedule, steps, N)
+    assert history.fixed_counts == budget and len(history.tokens) == steps
+    previous = None
+    for t, (after, masked) in enumerate(zip(history.tokens, history.masked, strict=True)):
+        assert ((~masked).sum(1) == budget[t]).all()
+        assert ((after == model.layout.mask_id) == masked).all()
+        if previous is not None:
+            was_fixed = previous != model.layout.mask_id
+            assert torch.equal(after[was_fixed], previous[was_fixed])
+        previous = after
+    assert (tokens < K).all() and (tokens >= 0).all()  # no [MASK] or class id at the end
+
+
+def test_same_seed_same_tokens_other_seed_other_tokens():
+    model = make()
+    labels = torch.tensor([0, 3])
+    a, _ = maskgit_decode(model, 2, labels, steps=6, seed=7)
+    b, _ = maskgit_decode(model, 2, labels, steps=6, seed=7)
+    c, _ = maskgit_decode(model, 2, labels, steps=6, seed=8)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_n_steps_reveal_one_token_per_step():
+    model = make()
+    _, history = maskgit_decode(model, 2, None, steps=N, schedule="cosine", seed=0)
+    assert history.fixed_counts == list(range(1, N + 1))
+    for t, masked in enumerate(history.masked):
+        assert (masked.sum(1) == N - t - 1).all()
+
+
+def test_guidance_and_temperature_change_the_result():
+    model = make()
+    labels = torch.tensor([1, 1])
+    tokens = torch.full((2, N), model.layout.mask_id)
+    cond, uncond = model(tokens, labels), model(tokens, None)
+    torch.testing.assert_close(_guided_logits(model, tokens, labels, 3.0), cond + 3.0 * (cond - uncond))
+    torch.testing.assert_close(_guided_logits(model, tokens, labels, 0.0), cond)
+    cold, _ = maskgit_decode(model, 2, labels, steps=4, seed=3, temperature=1e-6, randomness=0.0)
+    colder, _ = maskgit_decode(model, 2, labels, steps=4, seed=4, temperature=1e-6, randomness=0.0)
+    assert torch.equal(cold, colder)  # near-greedy decoding no longer depends on the seed
+
+
+def test_autoregressive_decoding():
+    model = make(causal=True)
+    tokens = autoregressive_decode(model, 3, torch.tensor([0, 1, -1]), seed=2)
+    assert tokens.shape == (3, N) and (tokens < K).all()
+    assert torch.equal(tokens, autoregressive_decode(model, 3, torch.tensor([0, 1, -1]), seed=2))
+    greedy = autoregressive_decode(model, 1, torch.tensor([2]), temperature=1e-6)
+    logits = model(greedy, torch.tensor([2]))  # (1, N, K): teacher-forced on its own output
+    assert torch.equal(logits.argmax(-1), greedy)  # every token was the most likely given its past
+    with pytest.raises(ValueError, match="causal=True"):
+        autoregressive_decode(make(), 1)
