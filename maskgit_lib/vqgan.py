@@ -62,18 +62,33 @@ def _middle(channels: int, attention: bool) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _downsample(channels: int) -> list[nn.Module]:
+    return [nn.Conv2d(channels, channels, 3, stride=2, padding=1)]  # halves H and W
+
+
+def _upsample(channels: int) -> list[nn.Module]:
+    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(channels, channels, 3, padding=1)]
+
+
+def _levels(widths: list[int], res_blocks: int, resample) -> list[nn.Module]:
+    """ResNet blocks per level, with ``resample(channels)`` (down or up) between levels."""
+    layers: list[nn.Module] = []
+    c_in = widths[0]
+    for level, width in enumerate(widths):
+        for _ in range(res_blocks):
+            layers.append(ResBlock(c_in, width))
+            c_in = width
+        if level < len(widths) - 1:
+            layers += resample(c_in)
+    return layers
+
+
 class Encoder(nn.Module):
     def __init__(self, cfg: VQGANConfig):
         super().__init__()
         widths = [cfg.channels * m for m in cfg.channel_mult]
-        layers: list[nn.Module] = [nn.Conv2d(3, widths[0], 3, padding=1)]
-        c_in = widths[0]
-        for level, width in enumerate(widths):
-            for _ in range(cfg.res_blocks):
-                layers.append(ResBlock(c_in, width))
-                c_in = width
-            if level < len(widths) - 1:
-                layers.append(nn.Conv2d(c_in, c_in, 3, stride=2, padding=1))  # halve H and W
+        layers = [nn.Conv2d(3, widths[0], 3, padding=1), *_levels(widths, cfg.res_blocks, _downsample)]
+        c_in = widths[-1]
         layers += [_middle(c_in, cfg.attention), _norm(c_in), nn.SiLU(), nn.Conv2d(c_in, cfg.quantizer.code_dim, 1)]
         self.layers = nn.Sequential(*layers)
 
@@ -85,14 +100,9 @@ class Decoder(nn.Module):
     def __init__(self, cfg: VQGANConfig):
         super().__init__()
         widths = [cfg.channels * m for m in cfg.channel_mult][::-1]
-        layers: list[nn.Module] = [nn.Conv2d(cfg.quantizer.code_dim, widths[0], 3, padding=1), _middle(widths[0], cfg.attention)]
-        c_in = widths[0]
-        for level, width in enumerate(widths):
-            for _ in range(cfg.res_blocks):
-                layers.append(ResBlock(c_in, width))
-                c_in = width
-            if level < len(widths) - 1:
-                layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_in, 3, padding=1)]
+        layers = [nn.Conv2d(cfg.quantizer.code_dim, widths[0], 3, padding=1), _middle(widths[0], cfg.attention)]
+        layers += _levels(widths, cfg.res_blocks, _upsample)
+        c_in = widths[-1]
         layers += [_norm(c_in), nn.SiLU()]
         self.layers = nn.Sequential(*layers)
         self.conv_out = nn.Conv2d(c_in, 3, 3, padding=1)  # the "last layer" of the adaptive GAN weight
