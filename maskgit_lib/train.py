@@ -29,7 +29,7 @@ from torch import nn
 
 from maskgit_lib.checkpoint import check_same_settings, load_checkpoint, save_checkpoint
 from maskgit_lib.config import Config, TrainConfig, config_from_dict
-from maskgit_lib.data import PreparedData, prepare_data, steps_per_epoch, training_batch
+from maskgit_lib.data import PreparedData, prepare_data, training_batch
 from maskgit_lib.discriminator import PatchDiscriminator
 from maskgit_lib.losses import (
     adaptive_weight,
@@ -113,8 +113,107 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
-class VQGANTrainer:
+class PhaseTrainer:
+    """What both training phases share: the loop, logging, validation cadence, checkpoints, resume.
+
+    A phase defines ``phase``, ``cfg`` (its :class:`TrainConfig`), ``model``, ``modules()`` (the
+    state dicts to checkpoint), ``train_step()``, ``validate_and_show(n)``, ``curve_keys`` and
+    ``summary_extra()``.
+    """
+
+    phase: str
+    architecture_sections: tuple[str, ...]
+    curve_keys: tuple[list[str], list[str]]
+
+    def _setup_common(self, config: Config, cfg: TrainConfig, run_dir, progress: bool, device, log) -> None:
+        self.config, self.cfg, self.progress, self.log = config, cfg, progress, log
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        torch.manual_seed(cfg.seed)  # model initialisation and the quantizer's random choices
+        self.run_dir = Path(run_dir) if run_dir else default_run_dir(self.phase, config.profile)
+        self.step = 0
+        self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+
+    def modules(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def epoch(self) -> int:
+        """Completed passes over the training examples (``n_train`` is set by the phase)."""
+        return self.step // max(self.n_train // self.cfg.batch_size, 1)
+
+    def state(self) -> dict[str, Any]:
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {"phase": self.phase, "config": self.config.to_dict(), "step": self.step, "epoch": self.epoch(), "rng": rng,
+                "class_names": self.data.class_names, **{k: m.state_dict() for k, m in self.modules().items()}}
+
+    def save(self, path: str | Path | None = None) -> Path:
+        return save_checkpoint(path or self.run_dir / "checkpoints" / "last.ckpt", self.state())
+
+    def load(self, path: str | Path) -> None:
+        """Resume from ``path``; refuses a checkpoint whose architecture differs from the config."""
+        payload = load_checkpoint(path, phase=self.phase)
+        check_same_settings(payload["config"], self.config.to_dict(), self.architecture_sections, path)
+        for key, module in self.modules().items():
+            module.load_state_dict(payload[key])
+        self.step = int(payload["step"])
+        torch.set_rng_state(payload["rng"]["torch"])
+        if "cuda" in payload["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(payload["rng"]["cuda"])
+
+    def fit(self, max_steps: int | None = None) -> dict[str, Any]:
+        """Train until ``max_steps`` (default: the config's), validating, logging and saving on the way."""
+        max_steps = max_steps or self.cfg.max_steps
+        self.metrics.restart_at(self.step)
+        started, window_start, window_images = time.perf_counter(), time.perf_counter(), 0
+        bar = progress_bar(range(self.step, max_steps), self.progress, f"training {self.phase}", total=max_steps - self.step)
+        for _ in bar:
+            row = self.train_step()
+            window_images += self.cfg.batch_size
+            if self.step % self.cfg.log_every == 0 or self.step == max_steps:
+                row["images_per_s"] = window_images / max(time.perf_counter() - window_start, 1e-9)
+                self.metrics.write(row)
+                window_start, window_images = time.perf_counter(), 0
+                if hasattr(bar, "set_postfix"):
+                    bar.set_postfix(loss=f"{row['loss']:.3f}")
+            if self.step % self.cfg.val_every == 0 and self.step < max_steps:
+                self.metrics.write({"step": self.step, **self.validate_and_show(self.cfg.val_images)})
+            if self.step % self.cfg.checkpoint_every == 0:
+                self.save()
+        final = self.validate_and_show(None)
+        self.metrics.write({"step": self.step, **final})
+        self.save()
+        summary = {
+            "phase": self.phase, "profile": self.config.profile, "steps": self.step, **final,
+            "train_seconds_this_session": round(time.perf_counter() - started, 1),
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "device": str(self.device), "bf16": self.cfg.bf16, **self.summary_extra(),
+        }
+        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        from maskgit_lib.viz import plot_training_curves
+
+        fig = plot_training_curves(read_metrics(self.metrics.path), *self.curve_keys)
+        fig.savefig(self.run_dir / "curves.png", dpi=120, bbox_inches="tight")
+        return summary
+
+    def _set_lr(self, *optimizers: torch.optim.Optimizer) -> float:
+        lr = lr_at(self.step, self.cfg)
+        for opt in optimizers:
+            for group in opt.param_groups:
+                group["lr"] = lr
+        return lr
+
+    def _clip(self, module: nn.Module) -> None:
+        if self.cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg.grad_clip)
+
+
+class VQGANTrainer(PhaseTrainer):
     """Trains a :class:`VQGAN` with its discriminator. Use ``fit()``, or ``train_step()`` by hand."""
+
+    phase = "vqgan"
+    architecture_sections = ARCHITECTURE_SECTIONS
+    curve_keys = (["rec_loss", "perceptual_loss", "g_loss", "d_loss"], ["val_psnr", "val_usage"])
 
     def __init__(
         self,
@@ -125,11 +224,9 @@ class VQGANTrainer:
         device: str | torch.device | None = None,
         log: Callable[[str], None] = print,
     ):
-        self.config, self.cfg, self.progress, self.log = config, config.train_vqgan, progress, log
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        torch.manual_seed(self.cfg.seed)
+        self._setup_common(config, config.train_vqgan, run_dir, progress, device, log)
         self.data = data if data is not None else prepare_data(config.data, progress=progress)
-        self.run_dir = Path(run_dir) if run_dir else default_run_dir("vqgan", config.profile)
+        self.n_train = len(self.data.train_images)
         self.model = VQGAN(config.vqgan).to(self.device)
         self.disc = PatchDiscriminator(config.discriminator).to(self.device)
         betas = tuple(self.cfg.betas)
@@ -137,8 +234,9 @@ class VQGANTrainer:
         self.opt_g = torch.optim.AdamW(trainable, lr=self.cfg.lr, betas=betas, weight_decay=self.cfg.weight_decay)
         self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=self.cfg.lr, betas=betas, weight_decay=self.cfg.weight_decay)
         self.lpips = self._perceptual()
-        self.step = 0
-        self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+
+    def modules(self) -> dict[str, Any]:
+        return {"model": self.model, "discriminator": self.disc, "opt_g": self.opt_g, "opt_d": self.opt_d}
 
     def _perceptual(self) -> nn.Module | None:
         loss_cfg = self.config.loss
@@ -223,10 +321,7 @@ class VQGANTrainer:
     def train_step(self) -> dict[str, float]:
         images, _, epoch = training_batch(self.data, self.step, self.cfg.batch_size, self.cfg.seed)
         images = images.to(self.device)
-        lr = lr_at(self.step, self.cfg)
-        for opt in (self.opt_g, self.opt_d):
-            for group in opt.param_groups:
-                group["lr"] = lr
+        lr = self._set_lr(self.opt_g, self.opt_d)
         self.model.train()
         if self.config.loss.leaky_discriminator and self.step >= self.config.loss.disc_start_step:
             stats = self.leaky_step(images)
@@ -236,10 +331,6 @@ class VQGANTrainer:
                 stats |= self.discriminator_step(images, recon)
         self.step += 1
         return {"step": self.step, "epoch": epoch, "lr": lr, **stats}
-
-    def _clip(self, module: nn.Module) -> None:
-        if self.cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg.grad_clip)
 
     # ------------------------------------------------------------------ validation
 
@@ -257,90 +348,19 @@ class VQGANTrainer:
         recon, _ = self.model(images)
         return torch.cat([images, recon.float().clamp(-1, 1)]).cpu()
 
-    # ------------------------------------------------------------------ checkpoints
-
-    def state(self) -> dict[str, Any]:
-        rng = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        return {
-            "phase": "vqgan",
-            "config": self.config.to_dict(),
-            "step": self.step,
-            "epoch": self.step // steps_per_epoch(self.data, self.cfg.batch_size),
-            "model": self.model.state_dict(),
-            "discriminator": self.disc.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "rng": rng,
-            "class_names": self.data.class_names,
-        }
-
-    def save(self, path: str | Path | None = None) -> Path:
-        return save_checkpoint(path or self.run_dir / "checkpoints" / "last.ckpt", self.state())
-
-    def load(self, path: str | Path) -> None:
-        """Resume from ``path``; refuses a checkpoint whose architecture differs from the config."""
-        payload = load_checkpoint(path, phase="vqgan")
-        check_same_settings(payload["config"], self.config.to_dict(), ARCHITECTURE_SECTIONS, path)
-        self.model.load_state_dict(payload["model"])
-        self.disc.load_state_dict(payload["discriminator"])
-        self.opt_g.load_state_dict(payload["opt_g"])
-        self.opt_d.load_state_dict(payload["opt_d"])
-        self.step = int(payload["step"])
-        torch.set_rng_state(payload["rng"]["torch"])
-        if "cuda" in payload["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(payload["rng"]["cuda"])
-
-    # ------------------------------------------------------------------ the loop
-
-    def fit(self, max_steps: int | None = None) -> dict[str, Any]:
-        """Train until ``max_steps`` (default: the config's), validating, logging and saving on the way."""
-        max_steps = max_steps or self.cfg.max_steps
-        self.metrics.restart_at(self.step)
-        started, window_start, window_images = time.perf_counter(), time.perf_counter(), 0
-        bar = progress_bar(range(self.step, max_steps), self.progress, "training vqgan", total=max_steps - self.step)
-        for _ in bar:
-            row = self.train_step()
-            window_images += self.cfg.batch_size
-            if self.step % self.cfg.log_every == 0 or self.step == max_steps:
-                elapsed = time.perf_counter() - window_start
-                row["images_per_s"] = window_images / max(elapsed, 1e-9)
-                self.metrics.write(row)
-                window_start, window_images = time.perf_counter(), 0
-                if hasattr(bar, "set_postfix"):
-                    bar.set_postfix(loss=f"{row['loss']:.3f}", usage=f"{row['batch_usage']:.0%}")
-            if self.step % self.cfg.val_every == 0 and self.step < max_steps:
-                self._validate_and_show(self.cfg.val_images)
-            if self.step % self.cfg.checkpoint_every == 0:
-                self.save()
-        final = self._validate_and_show(None)
-        self.save()
-        summary = {
-            "phase": "vqgan", "profile": self.config.profile, "steps": self.step, **final,
-            "train_seconds_this_session": round(time.perf_counter() - started, 1),
-            "parameters": sum(p.numel() for p in self.model.parameters()),
-            "codebook_size": self.config.vqgan.quantizer.codebook_size,
-            "tokens_per_image": (self.data.image_size_px // self.config.vqgan.downsample_factor) ** 2,
-            "device": str(self.device), "bf16": self.cfg.bf16, "perceptual": self.lpips is not None,
-        }
-        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        self._plot_curves()
-        return summary
-
-    def _validate_and_show(self, n_images: int | None) -> dict[str, float]:
+    def validate_and_show(self, n_images: int | None) -> dict[str, float]:
         from maskgit_lib.viz import image_grid, save_image
 
         result = self.validate(n_images)
-        self.metrics.write({"step": self.step, **result})
         save_image(image_grid(self.reconstruction_grid(), n_cols=16), self.run_dir / f"recon_{self.step:06d}.png", scale=4)
         return result
 
-    def _plot_curves(self) -> None:
-        from maskgit_lib.viz import plot_training_curves
-
-        fig = plot_training_curves(read_metrics(self.metrics.path), ["rec_loss", "perceptual_loss", "g_loss", "d_loss"], ["val_psnr", "val_usage"])
-        fig.savefig(self.run_dir / "curves.png", dpi=120, bbox_inches="tight")
+    def summary_extra(self) -> dict[str, Any]:
+        return {
+            "codebook_size": self.config.vqgan.quantizer.codebook_size,
+            "tokens_per_image": (self.data.image_size_px // self.config.vqgan.downsample_factor) ** 2,
+            "perceptual": self.lpips is not None,
+        }
 
 
 def train_vqgan(
