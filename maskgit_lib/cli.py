@@ -39,9 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--no-progress", action="store_true", help="no progress bars")
     prep.set_defaults(run=_prepare_data)
 
-    train = commands.add_parser("train", help="train a phase: the tokenizer (vqgan)")
+    train = commands.add_parser("train", help="train a phase: the tokenizer (vqgan) or the Transformer (transformer)")
     _add_config_flags(train)
-    train.add_argument("--phase", choices=("vqgan",), required=True, help="vqgan: the tokenizer")
+    train.add_argument("--phase", choices=("vqgan", "transformer"), required=True,
+                       help="vqgan: the tokenizer; transformer: MaskGIT's Transformer on the tokenizer's tokens")
+    train.add_argument("--autoregressive", action="store_true", default=None,
+                       help="with --phase transformer: the causal, raster-order baseline instead of MaskGIT")
     train.add_argument("--max_epochs", "--max-epochs", dest="max_epochs", type=int, help="train this many epochs (overrides max_steps)")
     train.add_argument("--max-steps", "--max_steps", dest="max_steps", type=int, help="train until this step")
     train.add_argument("--ckpt_path", "--ckpt-path", dest="ckpt_path", help="resume from this checkpoint")
@@ -88,14 +91,18 @@ def _prepare_data(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from maskgit_lib.data import prepare_data, steps_per_epoch
     from maskgit_lib.train import train_vqgan
+    from maskgit_lib.train_transformer import train_transformer
 
     section = f"train_{args.phase}"
-    config = load_config(args.profile, args.config_file, {f"{section}.bf16": args.bf16, f"{section}.max_steps": args.max_steps})
+    overrides = {f"{section}.bf16": args.bf16, f"{section}.max_steps": args.max_steps, "transformer.causal": args.autoregressive}
+    config = load_config(args.profile, args.config_file, overrides)
     max_steps = None
     if args.max_epochs is not None:
         data = prepare_data(config.data, progress=not args.no_progress)
-        max_steps = args.max_epochs * steps_per_epoch(data, getattr(config, section).batch_size)
-    train_vqgan(config, ckpt_path=args.ckpt_path, max_steps=max_steps, run_dir=args.run_dir, progress=not args.no_progress)
+        copies = 2 if args.phase == "transformer" else 1  # the Transformer also sees every image mirrored
+        max_steps = args.max_epochs * copies * steps_per_epoch(data, getattr(config, section).batch_size)
+    train = train_vqgan if args.phase == "vqgan" else train_transformer
+    train(config, ckpt_path=args.ckpt_path, max_steps=max_steps, run_dir=args.run_dir, progress=not args.no_progress)
     return 0
 
 

@@ -117,6 +117,23 @@ class LossConfig:
 
 
 @dataclass
+class TransformerConfig:
+    """MaskGIT's bidirectional Transformer over token grids (see ``transformer``)."""
+
+    tokenizer: str = "results/checkpoints/vqgan-{profile}.ckpt"  # relative paths start at the project root
+    width: int = 256
+    depth: int = 6
+    heads: int = 8
+    mlp_ratio: int = 4
+    dropout: float = 0.1
+    causal: bool = False  # True: the autoregressive (raster-order) baseline
+    schedule: str = "cosine"  # training masks and decoding (see ``masking``)
+    label_smoothing: float = 0.1
+    class_dropout: float = 0.1  # share of examples trained unconditionally, for classifier-free guidance
+    loss_on_all_tokens: bool = False  # default: loss on the masked tokens only
+
+
+@dataclass
 class TrainConfig:
     """One training phase: optimisation, schedule, logging, checkpoints."""
 
@@ -146,6 +163,8 @@ class Config:
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train_vqgan: TrainConfig = field(default_factory=TrainConfig)
+    transformer: TransformerConfig = field(default_factory=TransformerConfig)
+    train_transformer: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,0 +1,183 @@
+"""Training the Transformer (phase ``transformer``) on the cached token grids.
+
+Each step: a batch of token grids; for every example its own mask ratio r ~ U(0, 1) and
+⌈γ(r)·N⌉ positions replaced by [MASK] (``masking.training_mask``); the class label replaced by
+"no class" for a random ``class_dropout`` share of examples, independently of the mask, so the
+model also learns the unconditional distribution that classifier-free guidance needs; the loss is
+the cross-entropy on the masked positions. With ``transformer.causal`` the same trainer fits the
+autoregressive baseline (next-token loss on every position, no masking).
+
+Logging, checkpoints and exact resume come from :class:`maskgit_lib.train.PhaseTrainer`; batches,
+masks and label drops are pure functions of (seed, step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from maskgit_lib.checkpoint import CheckpointError, load_checkpoint
+from maskgit_lib.config import Config, config_from_dict
+from maskgit_lib.data import PreparedData, epoch_order, prepare_data
+from maskgit_lib.masking import training_mask
+from maskgit_lib.paths import repo_root
+from maskgit_lib.sampling import maskgit_decode
+from maskgit_lib.tokens import token_dataset
+from maskgit_lib.train import PhaseTrainer, autocast_for, load_vqgan
+from maskgit_lib.transformer import MaskGITTransformer, masked_token_loss
+
+
+def tokenizer_path(config: Config) -> Path:
+    """The tokenizer checkpoint named by ``transformer.tokenizer`` ({profile} filled in)."""
+    path = Path(config.transformer.tokenizer.format(profile=config.profile)).expanduser()
+    if not path.is_absolute():
+        path = (repo_root() or Path.cwd()) / path
+    if not path.is_file():
+        raise CheckpointError(
+            f"tokenizer checkpoint {path} not found: train one (maskgit train --phase vqgan) or set transformer.tokenizer"
+        )
+    return path
+
+
+def build_transformer(config: Config, codebook_size: int, n_classes: int, n_tokens: int) -> MaskGITTransformer:
+    t = config.transformer
+    return MaskGITTransformer(codebook_size, n_classes, n_tokens, width=t.width, depth=t.depth, heads=t.heads,
+                              mlp_ratio=t.mlp_ratio, dropout=t.dropout, causal=t.causal)
+
+
+class TransformerTrainer(PhaseTrainer):
+    phase = "transformer"
+    architecture_sections = ("transformer",)
+    curve_keys = (["loss"], ["val_loss", "val_accuracy"])
+
+    def __init__(
+        self, config: Config, data: PreparedData | None = None, run_dir: str | Path | None = None, progress: bool = True,
+        device: str | torch.device | None = None, log: Callable[[str], None] = print,
+    ):
+        if config.transformer.causal:
+            self.phase = "transformer-ar"
+        self._setup_common(config, config.train_transformer, run_dir, progress, device, log)
+        self.data = data if data is not None else prepare_data(config.data, progress=progress)
+        path = tokenizer_path(config)
+        self.tokenizer, _ = load_vqgan(path, self.device)
+        self.tokens = token_dataset(self.data, self.tokenizer, path, progress=progress)
+        self.n_train = len(self.tokens["train_tokens"])
+        grid = self.tokens["train_tokens"].shape[1:]
+        self.model = build_transformer(
+            config, self.tokenizer.config.quantizer.codebook_size, len(self.data.class_names), grid[0] * grid[1]
+        ).to(self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, betas=tuple(self.cfg.betas),
+                                           weight_decay=self.cfg.weight_decay)
+
+    def modules(self) -> dict[str, Any]:
+        return {"model": self.model, "optimizer": self.optimizer}
+
+    def _batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        per_epoch = max(self.n_train // self.cfg.batch_size, 1)
+        epoch, index = divmod(step, per_epoch)
+        order = epoch_order(self.n_train, self.cfg.seed, epoch)[index * self.cfg.batch_size : (index + 1) * self.cfg.batch_size]
+        tokens = torch.from_numpy(self.tokens["train_tokens"][order.numpy()].astype(np.int64)).flatten(1)  # (B, N)
+        labels = torch.from_numpy(self.tokens["train_labels"][order.numpy()])  # (B,)
+        return tokens.to(self.device), labels.to(self.device)
+
+    def _loss(self, tokens: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+        t = self.config.transformer
+        with autocast_for(self.device, self.cfg.bf16):
+            if self.model.causal:
+                logits = self.model(tokens, labels)  # position i predicts token i from tokens < i
+                mask = torch.ones_like(tokens, dtype=torch.bool)
+            else:
+                mask = training_mask(len(tokens), tokens.shape[1], t.schedule, generator=generator, device=self.device)
+                inputs = torch.where(mask, self.model.layout.mask_id, tokens)
+                logits = self.model(inputs, labels)  # (B, N, K)
+            loss = masked_token_loss(logits, tokens, mask, t.label_smoothing, t.loss_on_all_tokens or self.model.causal)
+        accuracy = ((logits.argmax(-1) == tokens) & mask).sum() / mask.sum()
+        return loss, {"loss": loss.item(), "masked_accuracy": accuracy.item()}
+
+    def train_step(self) -> dict[str, Any]:
+        tokens, labels = self._batch(self.step)
+        generator = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.step)
+        drop = torch.rand(len(labels), generator=generator) < self.config.transformer.class_dropout  # (B,) independent of the mask
+        labels = torch.where(drop.to(self.device), -1, labels)
+        lr = self._set_lr(self.optimizer)
+        self.model.train()
+        loss, stats = self._loss(tokens, labels, generator)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self._clip(self.model)
+        self.optimizer.step()
+        self.step += 1
+        return {"step": self.step, "epoch": self.epoch(), "lr": lr, **stats, "dropped_labels": int(drop.sum())}
+
+    @torch.no_grad()
+    def validate(self, n_images: int | None = None, batch_size: int = 256) -> dict[str, float]:
+        """Loss and accuracy on validation tokens with fixed masks (the same every time)."""
+        self.model.eval()
+        tokens_all = self.tokens["val_tokens"][: n_images or len(self.tokens["val_tokens"])]
+        generator = torch.Generator().manual_seed(12345)
+        total_loss, total_acc, count = 0.0, 0.0, 0
+        for start in range(0, len(tokens_all), batch_size):
+            tokens = torch.from_numpy(tokens_all[start : start + batch_size].astype(np.int64)).flatten(1).to(self.device)
+            labels = torch.from_numpy(self.tokens["val_labels"][start : start + batch_size]).to(self.device)
+            loss, stats = self._loss(tokens, labels, generator)
+            total_loss += loss.item() * len(tokens)
+            total_acc += stats["masked_accuracy"] * len(tokens)
+            count += len(tokens)
+        return {"val_loss": total_loss / count, "val_accuracy": total_acc / count}
+
+    @torch.no_grad()
+    def sample_grid(self, per_class: int = 8, steps: int = 12) -> torch.Tensor:
+        """``per_class`` samples of every class (rows), decoded to images (C*per_class, 3, H, W)."""
+        from maskgit_lib.sampling import autoregressive_decode
+
+        labels = torch.arange(len(self.data.class_names)).repeat_interleave(per_class)
+        if self.model.causal:
+            tokens = autoregressive_decode(self.model, len(labels), labels, seed=0)
+        else:
+            tokens, _ = maskgit_decode(self.model, len(labels), labels, steps=steps, schedule=self.config.transformer.schedule, seed=0)
+        side = int(round(tokens.shape[1] ** 0.5))
+        return self.tokenizer.decode_tokens(tokens.view(-1, side, side)).cpu()
+
+    def validate_and_show(self, n_images: int | None) -> dict[str, float]:
+        from maskgit_lib.viz import image_grid, save_image
+
+        result = self.validate(n_images)
+        save_image(image_grid(self.sample_grid(), n_cols=8), self.run_dir / f"samples_{self.step:06d}.png", scale=3)
+        return result
+
+    def summary_extra(self) -> dict[str, Any]:
+        return {"tokens_per_image": self.model.n_tokens, "codebook_size": self.model.layout.codebook_size,
+                "classes": len(self.data.class_names), "causal": self.model.causal}
+
+
+def train_transformer(config: Config, ckpt_path=None, max_steps: int | None = None, run_dir=None, progress: bool = True) -> dict[str, Any]:
+    """What ``maskgit train --phase transformer`` runs."""
+    trainer = TransformerTrainer(config, run_dir=run_dir, progress=progress)
+    if ckpt_path:
+        trainer.load(ckpt_path)
+        trainer.log(f"resumed from {ckpt_path} at step {trainer.step}")
+    summary = trainer.fit(max_steps)
+    trainer.log(
+        f"{trainer.phase}: step {summary['steps']}, val loss {summary['val_loss']:.3f}, "
+        f"masked-token accuracy {summary['val_accuracy']:.1%} -> {trainer.run_dir}"
+    )
+    return summary
+
+
+def load_transformer(path: str | Path, device: str | torch.device = "cpu") -> tuple[MaskGITTransformer, Config]:
+    """A trained Transformer (eval mode) and the config it was trained with."""
+    payload = load_checkpoint(path)
+    if not str(payload.get("phase", "")).startswith("transformer"):
+        raise CheckpointError(f"{path} is a {payload.get('phase')!r} checkpoint, not a Transformer")
+    config = config_from_dict(payload["config"], source=str(path))
+    state = payload["model"]
+    codebook_size, width = state["head.weight"].shape
+    n_tokens = state["pos"].shape[1] - 1
+    n_classes = state["embed.weight"].shape[0] - codebook_size - 2
+    model = build_transformer(config, codebook_size, n_classes, n_tokens)
+    model.load_state_dict(state)
+    return model.to(device).eval(), config

@@ -1,0 +1,109 @@
+"""Phase 2: token cache, the Transformer trainer, exact resume, samples, the autoregressive twin."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from maskgit_lib import tokens as tokens_module
+from maskgit_lib import train as train_module
+from maskgit_lib.checkpoint import CheckpointError
+from maskgit_lib.config import load_config
+from maskgit_lib.data import prepare_data
+from maskgit_lib.train import VQGANTrainer
+from maskgit_lib.train_transformer import TransformerTrainer, load_transformer
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """A fast-profile data set and a tokenizer trained for 4 steps (seconds)."""
+    root = tmp_path_factory.mktemp("phase2")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MASKGIT_DATA_DIR", str(root / "data"))
+    mp.setattr(train_module, "load_lpips", lambda net: None)
+    config = load_config("fast")
+    config.data.n_train, config.data.n_val = 48, 16
+    data = prepare_data(config.data, progress=False)
+    vqgan = VQGANTrainer(config, data=data, run_dir=root / "vqgan", progress=False, log=lambda m: None)
+    vqgan.fit(4)
+    config.transformer.tokenizer = str(root / "vqgan" / "checkpoints" / "last.ckpt")
+    config.train_transformer.batch_size = 8
+    yield config, data, root
+    mp.undo()
+
+
+def make(setup, name, **changes):
+    import copy
+
+    config, data, root = setup
+    config = copy.deepcopy(config)
+    for key, value in changes.items():
+        section, field = key.split("__")
+        setattr(getattr(config, section), field, value)
+    return TransformerTrainer(config, data=data, run_dir=root / name, progress=False, log=lambda m: None)
+
+
+def test_tokens_are_cached_with_mirrored_copies(setup, monkeypatch):
+    trainer = make(setup, "cache")
+    tokens = trainer.tokens
+    assert tokens["train_tokens"].shape == (96, 8, 8) and tokens["val_tokens"].shape == (16, 8, 8)
+    assert tokens["train_tokens"].max() < 64 and tokens["train_labels"].shape == (96,)
+    np.testing.assert_array_equal(tokens["train_labels"][:48], tokens["train_labels"][48:])
+    monkeypatch.setattr(tokens_module, "encode_images", lambda *a, **k: pytest.fail("encoded again"))
+    again = make(setup, "cache2")
+    np.testing.assert_array_equal(again.tokens["train_tokens"], tokens["train_tokens"])
+
+
+def test_train_step_drops_labels_independently_and_learns(setup):
+    trainer = make(setup, "learn", train_transformer__lr=3e-3)
+    rows = [trainer.train_step() for _ in range(12)]
+    assert all(np.isfinite(r["loss"]) for r in rows)
+    dropped = sum(r["dropped_labels"] for r in rows)
+    assert 0 < dropped < 12 * 8 * 0.5  # about 10% of 96 examples
+    assert trainer.validate()["val_loss"] > 0
+
+
+def test_resume_continues_exactly(setup):
+    straight = make(setup, "straight")
+    expected = [straight.train_step() for _ in range(5)]
+    first = make(setup, "first")
+    for _ in range(2):
+        first.train_step()
+    path = first.save()
+    resumed = make(setup, "resumed")
+    resumed.load(path)
+    assert [resumed.train_step() for _ in range(3)] == expected[2:]
+
+
+def test_fit_writes_samples_and_the_checkpoint_rebuilds(setup):
+    trainer = make(setup, "fit")
+    summary = trainer.fit()
+    run = setup[2] / "fit"
+    assert summary["steps"] == 20 and (run / "samples_000020.png").is_file() and (run / "curves.png").is_file()
+    model, config = load_transformer(run / "checkpoints" / "last.ckpt")
+    tokens = torch.randint(64, (2, 64))
+    trainer.model.eval()
+    torch.testing.assert_close(model(tokens, torch.tensor([0, 1])), trainer.model(tokens, torch.tensor([0, 1])))
+    grid = trainer.sample_grid(per_class=1, steps=4)
+    assert grid.shape == (8, 3, 32, 32) and grid.min() >= -1 and grid.max() <= 1
+
+
+def test_autoregressive_baseline_trains_on_the_same_tokens(setup):
+    trainer = make(setup, "ar", transformer__causal=True)
+    assert trainer.phase == "transformer-ar" and trainer.model.causal
+    row = trainer.train_step()
+    assert np.isfinite(row["loss"])
+    assert trainer.sample_grid(per_class=1).shape == (8, 3, 32, 32)
+
+
+def test_missing_tokenizer_is_a_clear_error(setup):
+    with pytest.raises(CheckpointError, match="tokenizer checkpoint .* not found: train one"):
+        make(setup, "none", transformer__tokenizer="nowhere/vqgan.ckpt")
+
+
+def test_architecture_mismatch_on_resume(setup):
+    path = make(setup, "arch").save()
+    other = make(setup, "arch2", transformer__depth=3)
+    with pytest.raises(CheckpointError, match="transformer.depth=2 but the config asks for 3"):
+        other.load(path)
