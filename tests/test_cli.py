@@ -130,3 +130,23 @@ def test_missing_checkpoint_is_one_line(tmp_path):
                      "--run-dir", str(tmp_path / "r"), "--no-progress", env_extra={"MASKGIT_DATA_DIR": str(tmp_path / "d")})
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: checkpoint {tmp_path / 'nope.ckpt'} does not exist; check --ckpt_path/--checkpoint"
+
+
+def test_both_phases_then_sample(tmp_path):
+    env = {"MASKGIT_DATA_DIR": str(tmp_path / "data"), "OMP_NUM_THREADS": "1"}
+    common = ("--profile", "fast", "--no-progress")
+    vqgan = run_cli("train", "--phase", "vqgan", "--max-steps", "3", "--run-dir", str(tmp_path / "vq"), *common, env_extra=env)
+    assert vqgan.returncode == 0, vqgan.stderr
+    config = tmp_path / "phase2.yaml"
+    config.write_text(f"transformer:\n  tokenizer: {tmp_path / 'vq' / 'checkpoints' / 'last.ckpt'}\n")
+    transformer = run_cli("train", "--phase", "transformer", "--config_file", str(config), "--max-steps", "3",
+                          "--run-dir", str(tmp_path / "tf"), *common, env_extra=env)
+    assert transformer.returncode == 0, transformer.stderr
+    assert "transformer: step 3, val loss" in transformer.stdout
+    ckpt = str(tmp_path / "tf" / "checkpoints" / "last.ckpt")
+    out = tmp_path / "grid.png"
+    sample = run_cli("sample", "--checkpoint", ckpt, "--n", "8", "--steps", "4", "--out", str(out), env_extra=env)
+    assert sample.returncode == 0, sample.stderr
+    assert "8 images in" in sample.stdout and out.is_file()
+    wrong = run_cli("sample", "--checkpoint", ckpt, "--class", "dragons", "--out", str(out), env_extra=env)
+    assert wrong.returncode == 2 and "unknown class 'dragons'; this model knows: pixel-art" in wrong.stderr
