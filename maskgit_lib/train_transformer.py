@@ -181,3 +181,41 @@ def load_transformer(path: str | Path, device: str | torch.device = "cpu") -> tu
     model = build_transformer(config, codebook_size, n_classes, n_tokens)
     model.load_state_dict(state)
     return model.to(device).eval(), config
+
+
+def ensure_tokenizer(config: Config, train_if_missing: bool = False, progress: bool = False) -> Path:
+    """The tokenizer checkpoint the config names; with ``train_if_missing`` (the ``fast`` profile in
+    the notebooks) a missing one is trained on the spot, which takes seconds at that size."""
+    try:
+        return tokenizer_path(config)
+    except CheckpointError:
+        if not train_if_missing:
+            raise
+    from maskgit_lib.train import train_vqgan
+
+    path = Path(config.transformer.tokenizer.format(profile=config.profile)).expanduser()
+    if not path.is_absolute():
+        path = (repo_root() or Path.cwd()) / path
+    run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    train_vqgan(config, run_dir=run_dir, progress=progress)
+    return tokenizer_path(config)
+
+
+@torch.no_grad()
+def accuracy_by_mask_ratio(
+    model: MaskGITTransformer, tokens: np.ndarray, labels: np.ndarray, ratios: list[float], seed: int = 0
+) -> list[float]:
+    """Masked-token accuracy when a fixed share of every grid is masked: more context, easier guesses."""
+    model.eval()
+    device = next(model.parameters()).device
+    grid = torch.from_numpy(tokens.astype(np.int64)).flatten(1).to(device)  # (B, N)
+    label_t = torch.from_numpy(labels).to(device)
+    generator = torch.Generator().manual_seed(seed)
+    result = []
+    for ratio in ratios:
+        n_masked = max(1, round(ratio * grid.shape[1]))
+        ranks = torch.rand(grid.shape, generator=generator).argsort(1).argsort(1).to(device)
+        mask = ranks < n_masked
+        logits = model(torch.where(mask, model.layout.mask_id, grid), label_t)
+        result.append((((logits.argmax(-1) == grid) & mask).sum() / mask.sum()).item())
+    return result

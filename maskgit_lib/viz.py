@@ -262,3 +262,41 @@ def plot_decoding_budget(schedule: str, steps: int, n_tokens: int, image: np.nda
         strip.axis("off")
     fig.tight_layout()
     return fig
+
+
+@torch.no_grad()
+def show_predictions(model, tokenizer, grid: torch.Tensor, label: torch.Tensor, masked_share: float, seed: int = 0, title: str = ""):
+    """Original | masked input | the Transformer's guesses filled in | its confidence on each guess.
+
+    grid: (1, h, w) token ids of a real image; ``masked_share`` of them are hidden at random.
+    """
+    model.eval()
+    h, w = grid.shape[1:]
+    flat = grid.flatten(1)  # (1, N)
+    n_masked = max(1, round(masked_share * flat.shape[1]))
+    order = torch.randperm(flat.shape[1], generator=torch.Generator().manual_seed(seed))
+    mask = torch.zeros_like(flat, dtype=torch.bool)
+    mask[0, order[:n_masked]] = True
+    probs = torch.softmax(model(torch.where(mask, model.layout.mask_id, flat), label).float(), -1)  # (1, N, K)
+    confidence, guess = probs.max(-1)
+    filled = torch.where(mask, guess, flat)
+    original = to_uint8(tokenizer.decode_tokens(grid))[0]
+    predicted = to_uint8(tokenizer.decode_tokens(filled.view(1, h, w)))[0]
+    masked_image = mask_patches(original, mask.view(h, w).numpy())
+    accuracy = ((guess == flat) & mask).sum().item() / n_masked
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3.3))
+    for ax, pixels, name in zip(axes[:3], [original, masked_image, predicted],
+                                ["tokenizer's image", f"input: {n_masked} of {flat.shape[1]} masked", f"guesses filled in ({accuracy:.0%} exact)"],
+                                strict=True):
+        ax.imshow(pixels, interpolation="nearest")
+        ax.set_title(name, fontsize=9)
+        ax.axis("off")
+    conf_map = np.where(mask.view(h, w).numpy(), confidence.view(h, w).numpy(), np.nan)
+    shown = axes[3].imshow(conf_map, vmin=0, vmax=1, cmap="magma")
+    axes[3].set_title("confidence of each guess", fontsize=9)
+    axes[3].axis("off")
+    fig.colorbar(shown, ax=axes[3], fraction=0.046)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -66,3 +66,30 @@ def reconstruction_viewer(model, images, codebook_size: int) -> widgets.VBox:
     index.observe(redraw, names="value")
     redraw()
     return widgets.VBox([index, output])
+
+
+def prediction_viewer(model, tokenizer, tokens, labels, class_names: list[str]) -> widgets.VBox:
+    """Mask part of a real image's tokens; see what the Transformer predicts and how sure it is."""
+    import numpy as np
+    import torch
+
+    from maskgit_lib.viz import show_predictions
+
+    index = widgets.IntSlider(value=0, min=0, max=len(tokens) - 1, description="image")
+    ratio = widgets.FloatSlider(value=0.5, min=0.05, max=1.0, step=0.05, description="masked share")
+    seed = widgets.IntSlider(value=0, min=0, max=20, description="mask seed")
+    output = widgets.Output()
+
+    def redraw(*_):
+        grid = torch.from_numpy(np.asarray(tokens[index.value : index.value + 1], dtype=np.int64))  # (1, h, w)
+        label = torch.tensor([int(labels[index.value])])
+        with output:
+            output.clear_output(wait=True)
+            fig = show_predictions(model, tokenizer, grid, label, ratio.value, seed.value, class_names[int(label)])
+            display(fig)
+            plt.close(fig)
+
+    for control in (index, ratio, seed):
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([index, ratio, seed]), output])
