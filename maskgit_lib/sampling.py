@@ -111,3 +111,16 @@ def autoregressive_decode(
         if i + 1 < model.n_tokens:
             logits = model.step_with_cache(tokens[:, i : i + 1], i + 1, caches)
     return tokens
+
+
+def time_sampling(decode, n_samples: int, repeats: int = 1) -> float:
+    """Images per second of ``decode(n_samples)`` (best of ``repeats``, after one warm-up call)."""
+    import time
+
+    decode(min(n_samples, 2))  # warm-up: lazy initialisation, caches
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        decode(n_samples)
+        best = min(best, time.perf_counter() - started)
+    return n_samples / best

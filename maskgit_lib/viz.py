@@ -300,3 +300,26 @@ def show_predictions(model, tokenizer, grid: torch.Tensor, label: torch.Tensor, 
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+@torch.no_grad()
+def show_decoding_step(tokenizer, history, step: int, index: int = 0):
+    """One sample after decoding step ``step``: the canvas (grey = still masked), the mask, and the
+    confidence of the token sampled at every position in that step."""
+    tokens = history.tokens[step][index]  # (N,)
+    masked = history.masked[step][index]  # (N,)
+    side = int(round(len(tokens) ** 0.5))
+    placeholder = torch.where(masked, 0, tokens)  # any code id; those patches are greyed out below
+    canvas = mask_patches(to_uint8(tokenizer.decode_tokens(placeholder.view(1, side, side)))[0], masked.view(side, side).numpy())
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
+    axes[0].imshow(canvas, interpolation="nearest")
+    axes[0].set_title(f"after step {step + 1}: {int((~masked).sum())} of {len(tokens)} fixed")
+    axes[1].imshow(~masked.view(side, side).numpy(), cmap="gray", vmin=0, vmax=1)
+    axes[1].set_title("fixed (white) / masked (black)")
+    shown = axes[2].imshow(history.confidence[step][index].exp().view(side, side).numpy(), cmap="magma", vmin=0, vmax=1)
+    axes[2].set_title("confidence of this step's samples")
+    fig.colorbar(shown, ax=axes[2], fraction=0.046)
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
