@@ -196,6 +196,15 @@ class PhaseTrainer:
         fig.savefig(self.run_dir / "curves.png", dpi=120, bbox_inches="tight")
         return summary
 
+    def run(self, ckpt_path: str | Path | None = None, max_steps: int | None = None) -> dict[str, Any]:
+        """Resume from ``ckpt_path`` if given, train to ``max_steps``, and log one line with the result."""
+        if ckpt_path:
+            self.load(ckpt_path)
+            self.log(f"resumed from {ckpt_path} at step {self.step}")
+        summary = self.fit(max_steps)
+        self.log(f"{self.phase}: step {summary['steps']}, {self.result_text(summary)} -> {self.run_dir}")
+        return summary
+
     def _set_lr(self, *optimizers: torch.optim.Optimizer) -> float:
         lr = lr_at(self.step, self.cfg)
         for opt in optimizers:
@@ -355,6 +364,9 @@ class VQGANTrainer(PhaseTrainer):
         save_image(image_grid(self.reconstruction_grid(), n_cols=16), self.run_dir / f"recon_{self.step:06d}.png", scale=4)
         return result
 
+    def result_text(self, summary: dict[str, Any]) -> str:
+        return f"val PSNR {summary['val_psnr']:.2f} dB, codebook usage {summary['val_usage']:.1%} of {summary['codebook_size']}"
+
     def summary_extra(self) -> dict[str, Any]:
         return {
             "codebook_size": self.config.vqgan.quantizer.codebook_size,
@@ -371,16 +383,7 @@ def train_vqgan(
     progress: bool = True,
 ) -> dict[str, Any]:
     """What ``maskgit train --phase vqgan`` runs."""
-    trainer = VQGANTrainer(config, run_dir=run_dir, progress=progress)
-    if ckpt_path:
-        trainer.load(ckpt_path)
-        trainer.log(f"resumed from {ckpt_path} at step {trainer.step}")
-    summary = trainer.fit(max_steps)
-    trainer.log(
-        f"vqgan: step {summary['steps']}, val PSNR {summary['val_psnr']:.2f} dB, codebook usage {summary['val_usage']:.1%} "
-        f"of {summary['codebook_size']} -> {trainer.run_dir}"
-    )
-    return summary
+    return VQGANTrainer(config, run_dir=run_dir, progress=progress).run(ckpt_path, max_steps)
 
 
 def load_vqgan(path: str | Path, device: str | torch.device = "cpu") -> tuple[VQGAN, Config]:

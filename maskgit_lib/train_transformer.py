@@ -149,6 +149,9 @@ class TransformerTrainer(PhaseTrainer):
         save_image(image_grid(self.sample_grid(), n_cols=8), self.run_dir / f"samples_{self.step:06d}.png", scale=3)
         return result
 
+    def result_text(self, summary: dict[str, Any]) -> str:
+        return f"val loss {summary['val_loss']:.3f}, masked-token accuracy {summary['val_accuracy']:.1%}"
+
     def summary_extra(self) -> dict[str, Any]:
         return {"tokens_per_image": self.model.n_tokens, "codebook_size": self.model.layout.codebook_size,
                 "classes": len(self.data.class_names), "causal": self.model.causal}
@@ -156,16 +159,7 @@ class TransformerTrainer(PhaseTrainer):
 
 def train_transformer(config: Config, ckpt_path=None, max_steps: int | None = None, run_dir=None, progress: bool = True) -> dict[str, Any]:
     """What ``maskgit train --phase transformer`` runs."""
-    trainer = TransformerTrainer(config, run_dir=run_dir, progress=progress)
-    if ckpt_path:
-        trainer.load(ckpt_path)
-        trainer.log(f"resumed from {ckpt_path} at step {trainer.step}")
-    summary = trainer.fit(max_steps)
-    trainer.log(
-        f"{trainer.phase}: step {summary['steps']}, val loss {summary['val_loss']:.3f}, "
-        f"masked-token accuracy {summary['val_accuracy']:.1%} -> {trainer.run_dir}"
-    )
-    return summary
+    return TransformerTrainer(config, run_dir=run_dir, progress=progress).run(ckpt_path, max_steps)
 
 
 def load_transformer(path: str | Path, device: str | torch.device = "cpu") -> tuple[MaskGITTransformer, Config]:
