@@ -275,6 +275,12 @@ def make_dataloader(
     )
 
 
+def uint8_to_tensor(images, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 (B, H, W, 3) array → float (B, 3, H, W) in [-1, 1] on ``device``."""
+    pixels = torch.from_numpy(np.array(images)).to(device)  # a writable copy (the cache is memory-mapped)
+    return pixels.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
 def epoch_order(n_images: int, seed: int, epoch: int) -> torch.Tensor:
     """The shuffled order of one epoch, a pure function of (seed, epoch): resumable mid-epoch."""
     return torch.randperm(n_images, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
@@ -292,8 +298,7 @@ def training_batch(
     per_epoch = max(n_images // batch_size, 1)
     epoch, index = divmod(step, per_epoch)
     order = epoch_order(n_images, seed, epoch)[index * batch_size : (index + 1) * batch_size]
-    pixels = torch.from_numpy(np.stack([data.train_images[i] for i in order.tolist()]))  # (B, H, W, 3) uint8
-    images = pixels.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)  # (B, 3, H, W)
+    images = uint8_to_tensor(np.stack([data.train_images[i] for i in order.tolist()]))  # (B, 3, H, W)
     if hflip:
         flip = torch.rand(len(order), generator=torch.Generator().manual_seed(seed * 7919 + step)) < 0.5  # (B,)
         images = torch.where(flip[:, None, None, None], images.flip(-1), images)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maskgit_lib.data import PreparedData
+from maskgit_lib.data import PreparedData, uint8_to_tensor
 from maskgit_lib.progress import progress_bar
 from maskgit_lib.vqgan import VQGAN
 
@@ -30,8 +30,6 @@ def file_digest(path: str | Path) -> str:
 @torch.no_grad()
 def encode_images(tokenizer: VQGAN, images: np.ndarray, flip: bool = False, batch_size: int = 256, progress: bool = False) -> np.ndarray:
     """uint8 images (N, H, W, 3) → token grids (N, h, w) int16 (mirrored first if ``flip``)."""
-    from maskgit_lib.train import uint8_to_tensor
-
     tokenizer.eval()
     device = next(tokenizer.parameters()).device
     chunks = []

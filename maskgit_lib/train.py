@@ -23,13 +23,12 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from maskgit_lib.checkpoint import check_same_settings, load_checkpoint, save_checkpoint
 from maskgit_lib.config import Config, TrainConfig, config_from_dict
-from maskgit_lib.data import PreparedData, prepare_data, training_batch
+from maskgit_lib.data import PreparedData, prepare_data, training_batch, uint8_to_tensor
 from maskgit_lib.discriminator import PatchDiscriminator
 from maskgit_lib.losses import (
     adaptive_weight,
@@ -62,12 +61,6 @@ def autocast_for(device: torch.device, enabled: bool):
 
 def default_run_dir(phase: str, profile: str) -> Path:
     return results_dir() / "runs" / f"{phase}-{profile}"
-
-
-def uint8_to_tensor(images, device: torch.device | str = "cpu") -> torch.Tensor:
-    """uint8 (B, H, W, 3) array → float (B, 3, H, W) in [-1, 1] on ``device``."""
-    pixels = torch.from_numpy(np.array(images)).to(device)  # a writable copy (the cache is memory-mapped)
-    return pixels.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
 @torch.no_grad()

@@ -44,8 +44,8 @@ def reconstruction_viewer(model, images, codebook_size: int) -> widgets.VBox:
     """Slide through validation images: original | reconstruction (with PSNR) | token map."""
     import torch
 
+    from maskgit_lib.data import uint8_to_tensor
     from maskgit_lib.metrics import psnr
-    from maskgit_lib.train import uint8_to_tensor
     from maskgit_lib.viz import show_reconstruction
 
     index = widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="image")
