@@ -9,6 +9,12 @@ MaskGIT decoding with T steps starts from all N tokens masked. At step t it
    and masks the rest again.
 Every step's tokens, mask and confidences are returned, so a widget can replay the decoding.
 
+Editing is the same loop started from a real image's tokens with only a region masked: inpainting
+(a box inside), outpainting (the border, or new columns after shifting the content), and class
+editing (a region regenerated under another class label). A pixel region becomes a token region by
+marking every token whose patch it touches (``pixel_to_token_mask``), optionally dilated; tokens
+outside the region are copied unchanged, because known tokens are never resampled.
+
 The autoregressive baseline samples the N tokens one at a time in raster order with a KV cache:
 N forward passes of one position each, against MaskGIT's T passes over all positions.
 """
@@ -30,12 +36,12 @@ class DecodeHistory:
     tokens: list[torch.Tensor] = field(default_factory=list)  # (B, N) after the step; [MASK] id where masked
     masked: list[torch.Tensor] = field(default_factory=list)  # (B, N) bool: still masked after the step
     confidence: list[torch.Tensor] = field(default_factory=list)  # (B, N) log-prob of each position's sample
-    fixed_counts: list[int] = field(default_factory=list)  # tokens fixed after each step
+    fixed_counts: list[int] = field(default_factory=list)  # tokens fixed after each step (kept ones included)
 
 
 def _gumbel(shape: torch.Size, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     uniform = torch.rand(shape, generator=generator, device=device).clamp(1e-20, 1.0)
-    return -torch.log(-torch.log(uniform).clamp_min(1e-20))
+    return -torch.log((-torch.log(uniform)).clamp_min(1e-20))
 
 
 def _guided_logits(model: MaskGITTransformer, tokens: torch.Tensor, labels: torch.Tensor | None, cfg_scale: float) -> torch.Tensor:
@@ -57,20 +63,28 @@ def maskgit_decode(
     randomness: float = 4.5,
     cfg_scale: float = 0.0,
     seed: int = 0,
+    init_tokens: torch.Tensor | None = None,
+    edit_mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, DecodeHistory]:
     """Sample ``n_samples`` token grids. Returns tokens (B, N) and the per-step history.
 
     ``temperature`` divides the logits (lower: safer, less varied); ``randomness`` scales the Gumbel
     noise on the confidences (the reference implementation's "choice temperature", 4.5);
     ``cfg_scale`` > 0 applies classifier-free guidance toward ``labels``.
+    Editing: ``init_tokens`` (B, N) are kept wherever ``edit_mask`` ((N,) or (B, N), True =
+    regenerate) is False; the schedule then spreads only the masked tokens over the steps.
     """
     model.eval()
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
     n_tokens, mask_id = model.n_tokens, model.layout.mask_id
     labels = labels.to(device) if labels is not None else None
-    tokens = torch.full((n_samples, n_tokens), mask_id, device=device)
-    budget = tokens_fixed_after_step(schedule, steps, n_tokens)
+    tokens, n_kept = _start_tokens(n_samples, n_tokens, mask_id, init_tokens, edit_mask, device)
+    if n_kept == n_tokens:
+        raise ValueError("the edit mask selects no token: nothing to regenerate")
+    if n_kept:
+        steps = min(steps, n_tokens - n_kept)  # a small region: at most one step per token to regenerate
+    budget = [n_kept + f for f in tokens_fixed_after_step(schedule, steps, n_tokens - n_kept)]
     history = DecodeHistory()
     for t in range(steps):
         logits = _guided_logits(model, tokens, labels, cfg_scale) / max(temperature, 1e-6)  # (B, N, K)
@@ -89,6 +103,74 @@ def maskgit_decode(
         history.confidence.append(confidence.cpu())
         history.fixed_counts.append(budget[t])
     return tokens, history
+
+
+def _start_tokens(
+    n_samples: int, n_tokens: int, mask_id: int, init_tokens: torch.Tensor | None, edit_mask: torch.Tensor | None,
+    device: torch.device,
+) -> tuple[torch.Tensor, int]:
+    """The grid decoding starts from, and how many of its tokens are kept (the same for every sample)."""
+    if init_tokens is None and edit_mask is None:
+        return torch.full((n_samples, n_tokens), mask_id, device=device), 0
+    if init_tokens is None or edit_mask is None:
+        raise ValueError("editing needs both init_tokens (the image's tokens) and edit_mask (what to regenerate)")
+    init_tokens = init_tokens.to(device).reshape(-1, n_tokens).expand(n_samples, n_tokens)  # (B, N)
+    edit_mask = edit_mask.to(device).bool().reshape(-1, n_tokens).expand(n_samples, n_tokens)  # (B, N)
+    counts = edit_mask.sum(1)
+    if (counts != counts[0]).any():
+        raise ValueError("every sample must regenerate the same number of tokens; edit different regions in separate calls")
+    return torch.where(edit_mask, mask_id, init_tokens), n_tokens - int(counts[0])
+
+
+def pixel_to_token_mask(pixel_mask: torch.Tensor, grid: int, dilate: int = 0) -> torch.Tensor:
+    """A pixel region (H, W) or (B, H, W), True = change, as a token mask (…, grid·grid).
+
+    A token is regenerated if its patch touches the region at all (max-pooling), so no edited pixel
+    is left to a kept token; ``dilate`` adds that many tokens around it, for a softer seam (the
+    decoder's receptive field reaches past one patch).
+    """
+    mask = pixel_mask.float()
+    squeeze = mask.dim() == 2
+    mask = mask.reshape(-1, 1, *mask.shape[-2:])  # (B, 1, H, W)
+    if mask.shape[-1] % grid or mask.shape[-2] % grid:
+        raise ValueError(f"a {tuple(mask.shape[-2:])} pixel mask does not split into a {grid}×{grid} token grid")
+    tokens = torch.nn.functional.adaptive_max_pool2d(mask, grid)  # (B, 1, g, g)
+    if dilate:
+        tokens = torch.nn.functional.max_pool2d(tokens, 2 * dilate + 1, stride=1, padding=dilate)
+    tokens = tokens.flatten(1).bool()  # (B, g*g)
+    return tokens[0] if squeeze else tokens
+
+
+def box_mask(size: int, top: int, left: int, height: int, width: int) -> torch.Tensor:
+    """A (size, size) pixel mask, True inside the box: the region that inpainting regenerates."""
+    mask = torch.zeros(size, size, dtype=torch.bool)
+    mask[max(top, 0) : top + height, max(left, 0) : left + width] = True
+    return mask
+
+
+def border_mask(size: int, width: int) -> torch.Tensor:
+    """A (size, size) pixel mask, True on a frame ``width`` pixels wide: outpainting regenerates the border."""
+    mask = torch.ones(size, size, dtype=torch.bool)
+    mask[width : size - width, width : size - width] = False
+    return mask
+
+
+def shift_tokens(tokens: torch.Tensor, grid: int, dx: int, mask_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Outpainting by extension: move the content ``dx`` token columns left (dx > 0) or right (dx < 0).
+
+    Returns the shifted tokens (B, N) with the uncovered columns set to ``mask_id`` and the edit mask
+    (N,) of those columns, ready for ``maskgit_decode(init_tokens=…, edit_mask=…)``.
+    """
+    if not 0 < abs(dx) < grid:
+        raise ValueError(f"shift by 1 to {grid - 1} token columns (either sign), got {dx}")
+    shifted = tokens.reshape(-1, grid, grid).roll(-dx, dims=2)  # (B, g, g)
+    new = torch.zeros(grid, grid, dtype=torch.bool, device=tokens.device)
+    if dx > 0:
+        new[:, grid - dx :] = True
+    else:
+        new[:, : -dx] = True
+    shifted = torch.where(new, mask_id, shifted)
+    return shifted.reshape(tokens.shape[0], -1), new.flatten()
 
 
 @torch.no_grad()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from maskgit_lib.masking import tokens_fixed_after_step
-from maskgit_lib.sampling import _guided_logits, autoregressive_decode, maskgit_decode
+from maskgit_lib.sampling import _gumbel, _guided_logits, autoregressive_decode, maskgit_decode
 from maskgit_lib.transformer import MaskGITTransformer
 
 K, C, N = 32, 4, 16
@@ -74,3 +74,22 @@ def test_autoregressive_decoding():
     assert torch.equal(logits.argmax(-1), greedy)  # every token was the most likely given its past
     with pytest.raises(ValueError, match="causal=True"):
         autoregressive_decode(make(), 1)
+
+
+def test_gumbel_noise_is_finite_and_standard():
+    noise = _gumbel(torch.Size([200_000]), torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert torch.isfinite(noise).all()
+    assert abs(noise.mean().item() - 0.5772) < 0.01 and abs(noise.var().item() - 1.6449) < 0.03  # Euler γ, π²/6
+
+
+def test_without_noise_each_step_keeps_the_most_confident_samples():
+    model = make()
+    _, history = maskgit_decode(model, 2, torch.tensor([0, 3]), steps=4, seed=2, randomness=0.0)
+    previously_masked = torch.ones(2, N, dtype=torch.bool)
+    for masked, confidence in zip(history.masked, history.confidence, strict=True):
+        new = previously_masked & ~masked  # fixed at this step
+        still = masked
+        for b in range(2):
+            if still[b].any():
+                assert confidence[b][new[b]].min() >= confidence[b][still[b]].max()
+        previously_masked = masked
