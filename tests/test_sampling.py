@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from maskgit_lib.masking import tokens_fixed_after_step
-from maskgit_lib.sampling import _gumbel, _guided_logits, autoregressive_decode, maskgit_decode
+from maskgit_lib.sampling import _guided_logits, _gumbel, autoregressive_decode, maskgit_decode
 from maskgit_lib.transformer import MaskGITTransformer
 
 K, C, N = 32, 4, 16
