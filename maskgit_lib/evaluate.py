@@ -1,0 +1,159 @@
+"""What ``maskgit evaluate`` measures: a tokenizer's reconstructions, a Transformer's generations.
+
+Both are scored against the first ``n`` validation images (the avatars' validation set cycles
+through the classes, so any prefix is class-balanced), and every FID comes with its floor: the FID
+between ``n`` *training* images with the same class mix and those validation images. Real features
+are cached next to the data set (``fid-*.npy``), so only the model's images cost network time.
+
+- Tokenizer: PSNR, codebook usage and perplexity, and reconstruction FID (rFID: reconstructions vs
+  the originals' set).
+- Transformer: generation FID overall and per class (each class's samples vs that class's
+  validation images, with a per-class floor), for MaskGIT decoding or, for a ``causal`` checkpoint,
+  the autoregressive sampler.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from maskgit_lib.checkpoint import load_checkpoint
+from maskgit_lib.data import PreparedData, prepare_data
+from maskgit_lib.metrics import (
+    FID_SHA256,
+    frechet_distance,
+    inception_features,
+    matched_indices,
+    to_uint8_nchw,
+)
+from maskgit_lib.progress import progress_bar
+from maskgit_lib.sampling import autoregressive_decode, maskgit_decode
+from maskgit_lib.system import pick_device
+from maskgit_lib.train import evaluate_reconstruction, load_vqgan
+from maskgit_lib.train_transformer import load_transformer, tokenizer_path
+
+
+def _check_n(data: PreparedData, n: int) -> None:
+    if not 2 <= n <= len(data.val_images):
+        raise ValueError(f"--n must be between 2 and the {len(data.val_images)} validation images, got {n}")
+
+
+def real_features(
+    data: PreparedData, split: str, indices: np.ndarray, device: str | torch.device = "cpu", progress: bool = False
+) -> np.ndarray:
+    """Inception features (n, 2048) of some real images, cached in the data set's folder."""
+    key = hashlib.sha256(np.asarray(indices, dtype=np.int64).tobytes()).hexdigest()[:12]
+    path = data.folder / f"fid-{split}-{len(indices)}-{key}-{FID_SHA256[:8]}.npy"
+    if path.is_file():
+        return np.load(path)
+    images = data.split(split)[0][np.asarray(indices)]
+    feats = inception_features(images, device=device, progress=progress)
+    tmp = path.with_name(path.name + ".tmp.npy")
+    np.save(tmp, feats)
+    tmp.replace(path)
+    return feats
+
+
+def reference_sets(data: PreparedData, n: int, device, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features of the first ``n`` validation images, of ``n`` class-matched training images, and the labels."""
+    _check_n(data, n)
+    val_idx = np.arange(n)
+    labels = np.asarray(data.val_labels[val_idx])
+    val = real_features(data, "val", val_idx, device, progress)
+    train = real_features(data, "train", matched_indices(np.asarray(data.train_labels), labels), device, progress)
+    return val, train, labels
+
+
+def evaluate_tokenizer(path: str | Path, n: int = 2000, device: str | None = None, progress: bool = True) -> dict[str, Any]:
+    """PSNR, usage, perplexity and rFID (with its floor) of a tokenizer checkpoint."""
+    device = device or pick_device()
+    started = time.perf_counter()
+    model, config = load_vqgan(path, device)
+    data = prepare_data(config.data, progress=progress)
+    val, train, _ = reference_sets(data, n, device, progress)
+    images = data.val_images[:n]
+    scores, _ = evaluate_reconstruction(model, images)
+    recon = []
+    with torch.no_grad():
+        for start in progress_bar(range(0, n, 250), progress, "reconstructing"):
+            batch = torch.from_numpy(np.array(images[start : start + 250])).to(device)
+            recon.append(to_uint8_nchw(model(batch.permute(0, 3, 1, 2).float() / 127.5 - 1)[0]).cpu())
+    recon_feats = inception_features(torch.cat(recon), device=device, progress=progress)
+    return {
+        "checkpoint": str(path), "phase": "vqgan", "n": n, "device": str(device),
+        "psnr": scores["val_psnr"], "usage": scores["val_usage"], "perplexity": scores["val_perplexity"],
+        "rfid": frechet_distance(recon_feats, val), "fid_floor": frechet_distance(train, val),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def generate_images(
+    model, tokenizer, labels: torch.Tensor, batch_size: int = 250, progress: bool = False, **decoding: Any
+) -> torch.Tensor:
+    """uint8 images (n, 3, H, W) for ``labels``, MaskGIT or autoregressive by the model's kind.
+
+    Each batch gets its own seed (``seed`` + batch index), so n images are the same whatever the device.
+    """
+    device = next(model.parameters()).device
+    seed = decoding.pop("seed", 0)
+    images = []
+    for i, start in enumerate(progress_bar(range(0, len(labels), batch_size), progress, "generating")):
+        batch = labels[start : start + batch_size].to(device)
+        if model.causal:
+            tokens = autoregressive_decode(model, len(batch), batch, temperature=decoding.get("temperature", 1.0), seed=seed + i)
+        else:
+            tokens, _ = maskgit_decode(model, len(batch), batch, seed=seed + i, **decoding)
+        side = int(round(tokens.shape[1] ** 0.5))
+        with torch.no_grad():
+            images.append(to_uint8_nchw(tokenizer.decode_tokens(tokens.view(-1, side, side))).cpu())
+    return torch.cat(images)
+
+
+def evaluate_transformer(
+    path: str | Path, n: int = 2000, steps: int = 12, schedule: str = "cosine", temperature: float = 1.0,
+    randomness: float = 4.5, cfg_scale: float = 0.0, seed: int = 0, device: str | None = None, progress: bool = True,
+) -> dict[str, Any]:
+    """Generation FID, overall and per class, each with its real-vs-real floor."""
+    device = device or pick_device()
+    started = time.perf_counter()
+    model, config = load_transformer(path, device)
+    tokenizer, _ = load_vqgan(tokenizer_path(config), device)
+    data = prepare_data(config.data, progress=progress)
+    val, train, labels = reference_sets(data, n, device, progress)
+    decoding = {"temperature": temperature, "seed": seed}
+    if not model.causal:
+        decoding |= {"steps": steps, "schedule": schedule, "randomness": randomness, "cfg_scale": cfg_scale}
+    generating = time.perf_counter()
+    images = generate_images(model, tokenizer, torch.from_numpy(labels), progress=progress, **decoding)
+    generation_seconds = time.perf_counter() - generating
+    gen = inception_features(images, device=device, progress=progress)
+    train_labels = np.asarray(data.train_labels)[matched_indices(np.asarray(data.train_labels), labels)]
+    per_class = {}
+    for c, name in enumerate(load_checkpoint(path).get("class_names") or data.class_names):
+        rows = labels == c
+        if rows.sum() >= 2:
+            per_class[name] = {
+                "n": int(rows.sum()),
+                "fid": frechet_distance(gen[rows], val[rows]),
+                "floor": frechet_distance(train[train_labels == c], val[rows]),
+            }
+    return {
+        "checkpoint": str(path), "phase": "transformer-ar" if model.causal else "transformer", "n": n,
+        "device": str(device), "decoding": dict(decoding),
+        "fid": frechet_distance(gen, val), "fid_floor": frechet_distance(train, val), "per_class": per_class,
+        "generation_images_per_s": n / generation_seconds, "seconds": time.perf_counter() - started,
+    }
+
+
+def evaluate_checkpoint(path: str | Path, **options: Any) -> dict[str, Any]:
+    """Dispatch on the checkpoint's phase (what ``maskgit evaluate`` calls)."""
+    phase = str(load_checkpoint(path).get("phase", ""))
+    if phase == "vqgan":
+        options = {k: v for k, v in options.items() if k in ("n", "device", "progress")}
+        return evaluate_tokenizer(path, **options)
+    return evaluate_transformer(path, **options)
