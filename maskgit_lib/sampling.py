@@ -173,6 +173,39 @@ def shift_tokens(tokens: torch.Tensor, grid: int, dx: int, mask_id: int) -> tupl
     return shifted.reshape(tokens.shape[0], -1), new.flatten()
 
 
+EDIT_MODES = ("inpaint", "outpaint", "extend right", "extend left")
+
+
+@torch.no_grad()
+def edit_image(
+    model: MaskGITTransformer, tokenizer, image: torch.Tensor, label: int, mode: str = "inpaint",
+    box: tuple[int, int, int, int] = (8, 8, 16, 16), border_px: int = 4, shift: int = 2, dilate: int = 0,
+    n_variations: int = 4, **decoding,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Regenerate part of one image (3, H, W) in [-1, 1]; returns the starting tokens (N,) (the
+    image's, shifted when extending; [MASK] in the region), the edit mask (N,), and the edited token
+    grids (n_variations, N).
+
+    ``inpaint``: the pixel box (top, left, height, width); ``outpaint``: a frame ``border_px`` wide;
+    ``extend right/left``: the content moves ``shift`` token columns and the new ones are generated.
+    ``label`` is the class to generate under (the image's own, or another: class editing).
+    """
+    if mode not in EDIT_MODES:
+        raise ValueError(f"unknown edit mode {mode!r}; choose from {', '.join(EDIT_MODES)}")
+    device = next(model.parameters()).device
+    tokens = tokenizer.encode(image[None].to(device)).flatten(1)  # (1, N)
+    grid = int(round(tokens.shape[1] ** 0.5))
+    size = image.shape[-1]
+    if mode.startswith("extend"):
+        start, region = shift_tokens(tokens, grid, shift if mode == "extend right" else -shift, model.layout.mask_id)
+    else:
+        pixels = box_mask(size, *box) if mode == "inpaint" else border_mask(size, border_px)
+        start, region = tokens, pixel_to_token_mask(pixels, grid, dilate).to(device)
+    labels = torch.full((n_variations,), label, device=device)
+    edited, _ = maskgit_decode(model, n_variations, labels, init_tokens=start, edit_mask=region, **decoding)
+    return start[0], region, edited
+
+
 @torch.no_grad()
 def autoregressive_decode(
     model: MaskGITTransformer, n_samples: int, labels: torch.Tensor | None = None, temperature: float = 1.0, seed: int = 0

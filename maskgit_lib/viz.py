@@ -323,3 +323,23 @@ def show_decoding_step(tokenizer, history, step: int, index: int = 0):
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+@torch.no_grad()
+def show_edit(tokenizer, image: np.ndarray, start: torch.Tensor, region: torch.Tensor, edited: torch.Tensor, title: str = ""):
+    """Original | what the model keeps (grey = regenerated tokens) | the edited variations."""
+    side = int(round(len(start) ** 0.5))
+    kept = torch.where(region, 0, start.cpu())  # any code id: those patches are greyed out
+    canvas = mask_patches(to_uint8(tokenizer.decode_tokens(kept.view(1, side, side)))[0], region.view(side, side).cpu().numpy())
+    variations = to_uint8(tokenizer.decode_tokens(edited.view(-1, side, side)))
+    fig, axes = plt.subplots(1, 2 + len(variations), figsize=(2.2 * (2 + len(variations)), 2.6))
+    panels = [(image, "original"), (canvas, f"kept ({int((~region).sum())} tokens)")]
+    panels += [(v, f"edit {i + 1}") for i, v in enumerate(variations)]
+    for ax, (pixels, name) in zip(axes, panels, strict=True):
+        ax.imshow(pixels, interpolation="nearest")
+        ax.set_title(name, fontsize=9)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

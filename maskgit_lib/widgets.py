@@ -93,3 +93,45 @@ def prediction_viewer(model, tokenizer, tokens, labels, class_names: list[str]) 
         control.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([index, ratio, seed]), output])
+
+
+def editing_panel(model, tokenizer, images, labels, class_names: list[str]) -> widgets.VBox:
+    """Pick an image, an edit (inpaint a box, outpaint the border, extend sideways), a region, and the
+    class to generate under; see four edited variations."""
+    from maskgit_lib.data import uint8_to_tensor
+    from maskgit_lib.sampling import EDIT_MODES, edit_image
+    from maskgit_lib.viz import show_edit
+
+    size = images.shape[1]
+    index = widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="image")
+    mode = widgets.Dropdown(options=EDIT_MODES, value="inpaint", description="edit")
+    style = widgets.Dropdown(options=[("its own", -1)] + [(n, i) for i, n in enumerate(class_names)], value=-1, description="class")
+    top = widgets.IntSlider(value=size // 4, min=0, max=size - 1, description="box top")
+    left = widgets.IntSlider(value=size // 4, min=0, max=size - 1, description="box left")
+    height = widgets.IntSlider(value=size // 2, min=1, max=size, description="box height")
+    width = widgets.IntSlider(value=size // 2, min=1, max=size, description="box width")
+    border = widgets.IntSlider(value=size // 8, min=1, max=size // 2 - 1, description="border px")
+    shift = widgets.IntSlider(value=2, min=1, max=4, description="new columns")
+    seed = widgets.IntSlider(value=0, min=0, max=50, description="seed")
+    output = widgets.Output()
+
+    def redraw(*_):
+        own = int(labels[index.value])
+        label = own if style.value < 0 else style.value
+        image = uint8_to_tensor(images[index.value : index.value + 1])[0]
+        start, region, edited = edit_image(
+            model, tokenizer, image, label, mode.value, box=(top.value, left.value, height.value, width.value),
+            border_px=border.value, shift=shift.value, seed=seed.value,
+        )
+        with output:
+            output.clear_output(wait=True)
+            fig = show_edit(tokenizer, images[index.value], start, region, edited,
+                            f"{mode.value} · {class_names[own]} → {class_names[label]}")
+            display(fig)
+            plt.close(fig)
+
+    for control in (index, mode, style, top, left, height, width, border, shift, seed):
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([index, mode, style, seed]), widgets.HBox([top, left, height, width]),
+                         widgets.HBox([border, shift]), output])

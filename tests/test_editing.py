@@ -92,3 +92,26 @@ def test_editing_errors_are_clear():
     uneven[1, :2] = True
     with pytest.raises(ValueError, match="same number"):
         maskgit_decode(model, 2, init_tokens=original, edit_mask=uneven)
+
+
+@pytest.mark.parametrize("mode", ["inpaint", "outpaint", "extend right", "extend left"])
+def test_edit_image_keeps_the_image_tokens_outside_the_region(mode):
+    from maskgit_lib.config import load_config
+    from maskgit_lib.sampling import edit_image
+    from maskgit_lib.vqgan import VQGAN
+
+    torch.manual_seed(0)
+    tokenizer = VQGAN(load_config("fast").vqgan).eval()  # 32 px -> 8x8 tokens, 64 codes
+    model = MaskGITTransformer(64, C, 64, width=32, depth=1, heads=4, dropout=0.0).eval()
+    image = torch.rand(3, 32, 32) * 2 - 1
+    start, region, edited = edit_image(model, tokenizer, image, 1, mode, box=(4, 4, 8, 8), border_px=4, shift=2, steps=4)
+    own = tokenizer.encode(image[None]).flatten(1)[0]
+    assert edited.shape == (4, 64) and (edited < 64).all()
+    assert torch.equal(edited[:, ~region], start[~region].expand(4, -1))
+    # 4 px tokens: the box covers pixels 4-11 = tokens 1-2 in both directions; the frame is one token wide
+    expected_region = {"inpaint": 4, "outpaint": 28, "extend right": 16, "extend left": 16}[mode]
+    assert int(region.sum()) == expected_region
+    if mode in ("inpaint", "outpaint"):
+        assert torch.equal(start[~region], own[~region])
+    with pytest.raises(ValueError, match="unknown edit mode"):
+        edit_image(model, tokenizer, image, 1, "rotate")
