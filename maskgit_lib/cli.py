@@ -69,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="score a checkpoint: PSNR/rFID/usage (tokenizer) or generation FID (Transformer)")
     evaluate.add_argument("--checkpoint", required=True, help="a tokenizer or Transformer checkpoint")
     evaluate.add_argument("--n", type=int, default=2000, help="images compared (validation images; the FID floor uses as many)")
-    evaluate.add_argument("--steps", type=int, default=12, help="decoding steps (MaskGIT)")
-    evaluate.add_argument("--schedule", default="cosine", help="masking schedule for decoding")
+    evaluate.add_argument("--steps", default="12", help="decoding steps (MaskGIT); several, comma-separated, give an ablation table")
+    evaluate.add_argument("--schedule", default="cosine", help="masking schedule(s) for decoding, comma-separated")
     evaluate.add_argument("--temperature", type=float, default=1.0)
     evaluate.add_argument("--randomness", type=float, default=4.5)
     evaluate.add_argument("--cfg", dest="cfg_scale", type=float, default=0.0)
@@ -184,7 +184,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     from maskgit_lib.evaluate import evaluate_checkpoint
     from maskgit_lib.paths import results_dir
 
-    options = {k: getattr(args, k) for k in ("n", "steps", "schedule", "temperature", "randomness", "cfg_scale", "seed", "device")}
+    options = {k: getattr(args, k) for k in ("n", "temperature", "randomness", "cfg_scale", "seed", "device")}
+    try:
+        steps = [int(v) for v in args.steps.split(",") if v.strip()]
+    except ValueError as err:
+        raise ConfigError(f"--steps takes integers separated by commas, got {args.steps!r}") from err
+    schedules = [v.strip() for v in args.schedule.split(",") if v.strip()]
+    options["steps"] = steps[0] if len(steps) == 1 else steps
+    options["schedule"] = schedules[0] if len(schedules) == 1 else schedules
     try:
         report = evaluate_checkpoint(args.checkpoint, progress=not args.no_progress, **options)
     except ValueError as err:
@@ -192,7 +199,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else results_dir() / "eval" / f"{Path(args.checkpoint).stem}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    if report["phase"] == "vqgan":
+    if "rows" in report:
+        print(f"real-vs-real floor {report['fid_floor']:.2f} (n={report['n']}) -> {out}")
+        for row in report["rows"]:
+            print(f"  {row['schedule']:<8} {row['steps']:>3} steps  FID {row['fid']:7.2f}  {row['images_per_s']:8.1f} images/s")
+    elif report["phase"] == "vqgan":
         print(f"PSNR {report['psnr']:.2f} dB, usage {report['usage']:.1%}, rFID {report['rfid']:.2f} "
               f"(real-vs-real floor {report['fid_floor']:.2f}, n={report['n']}) -> {out}")
     else:

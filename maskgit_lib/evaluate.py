@@ -114,40 +114,73 @@ def generate_images(
     return torch.cat(images)
 
 
+class GenerationScorer:
+    """A Transformer, its tokenizer and the real reference features, loaded once; ``score()`` then
+    generates ``n`` images with the validation set's labels under any decoding settings and
+    returns their FID, overall and per class, with the floors."""
+
+    def __init__(self, path: str | Path, n: int = 2000, device: str | None = None, progress: bool = True):
+        self.path, self.n, self.progress = str(path), n, progress
+        self.device = device or pick_device()
+        self.model, config = load_transformer(path, self.device)
+        self.tokenizer, _ = load_vqgan(tokenizer_path(config), self.device)
+        data = prepare_data(config.data, progress=progress)
+        self.val, self.train, self.labels = reference_sets(data, n, self.device, progress)
+        self.train_labels = np.asarray(data.train_labels)[matched_indices(np.asarray(data.train_labels), self.labels)]
+        self.class_names = load_checkpoint(path).get("class_names") or data.class_names
+        self.floor = frechet_distance(self.train, self.val)
+
+    def score(self, seed: int = 0, **decoding: Any) -> dict[str, Any]:
+        """FID of ``n`` generated images; ``decoding``: steps, schedule, temperature, randomness, cfg_scale."""
+        if self.model.causal:
+            decoding = {k: v for k, v in decoding.items() if k == "temperature"}
+        started = time.perf_counter()
+        images = generate_images(self.model, self.tokenizer, torch.from_numpy(self.labels), progress=self.progress,
+                                 seed=seed, **decoding)
+        seconds = time.perf_counter() - started
+        gen = inception_features(images, device=self.device, progress=self.progress)
+        per_class = {}
+        for c, name in enumerate(self.class_names):
+            rows = self.labels == c
+            if rows.sum() >= 2:
+                per_class[name] = {
+                    "n": int(rows.sum()),
+                    "fid": frechet_distance(gen[rows], self.val[rows]),
+                    "floor": frechet_distance(self.train[self.train_labels == c], self.val[rows]),
+                }
+        return {"decoding": {**decoding, "seed": seed}, "fid": frechet_distance(gen, self.val), "fid_floor": self.floor,
+                "per_class": per_class, "generation_images_per_s": self.n / seconds, "images": images}
+
+    def header(self) -> dict[str, Any]:
+        return {"checkpoint": self.path, "phase": "transformer-ar" if self.model.causal else "transformer",
+                "n": self.n, "device": str(self.device)}
+
+
 def evaluate_transformer(
     path: str | Path, n: int = 2000, steps: int = 12, schedule: str = "cosine", temperature: float = 1.0,
     randomness: float = 4.5, cfg_scale: float = 0.0, seed: int = 0, device: str | None = None, progress: bool = True,
 ) -> dict[str, Any]:
     """Generation FID, overall and per class, each with its real-vs-real floor."""
-    device = device or pick_device()
     started = time.perf_counter()
-    model, config = load_transformer(path, device)
-    tokenizer, _ = load_vqgan(tokenizer_path(config), device)
-    data = prepare_data(config.data, progress=progress)
-    val, train, labels = reference_sets(data, n, device, progress)
-    decoding = {"temperature": temperature, "seed": seed}
-    if not model.causal:
-        decoding |= {"steps": steps, "schedule": schedule, "randomness": randomness, "cfg_scale": cfg_scale}
-    generating = time.perf_counter()
-    images = generate_images(model, tokenizer, torch.from_numpy(labels), progress=progress, **decoding)
-    generation_seconds = time.perf_counter() - generating
-    gen = inception_features(images, device=device, progress=progress)
-    train_labels = np.asarray(data.train_labels)[matched_indices(np.asarray(data.train_labels), labels)]
-    per_class = {}
-    for c, name in enumerate(load_checkpoint(path).get("class_names") or data.class_names):
-        rows = labels == c
-        if rows.sum() >= 2:
-            per_class[name] = {
-                "n": int(rows.sum()),
-                "fid": frechet_distance(gen[rows], val[rows]),
-                "floor": frechet_distance(train[train_labels == c], val[rows]),
-            }
-    return {
-        "checkpoint": str(path), "phase": "transformer-ar" if model.causal else "transformer", "n": n,
-        "device": str(device), "decoding": dict(decoding),
-        "fid": frechet_distance(gen, val), "fid_floor": frechet_distance(train, val), "per_class": per_class,
-        "generation_images_per_s": n / generation_seconds, "seconds": time.perf_counter() - started,
-    }
+    scorer = GenerationScorer(path, n, device, progress)
+    result = scorer.score(seed, steps=steps, schedule=schedule, temperature=temperature, randomness=randomness, cfg_scale=cfg_scale)
+    result.pop("images")
+    return {**scorer.header(), **result, "seconds": time.perf_counter() - started}
+
+
+def ablation(
+    path: str | Path, n: int = 2000, steps: tuple[int, ...] = (4, 8, 12, 16), schedules: tuple[str, ...] = ("cosine", "linear", "square"),
+    device: str | None = None, progress: bool = True, **decoding: Any,
+) -> dict[str, Any]:
+    """FID and sampling speed for every (steps, schedule) pair, same images' labels and seed."""
+    scorer = GenerationScorer(path, n, device, progress)
+    rows = []
+    for schedule in schedules:
+        for count in steps:
+            result = scorer.score(steps=count, schedule=schedule, **decoding)
+            rows.append({"steps": count, "schedule": schedule, "fid": result["fid"],
+                         "images_per_s": result["generation_images_per_s"]})
+    return {**scorer.header(), "fid_floor": scorer.floor, "rows": rows}
 
 
 def evaluate_checkpoint(path: str | Path, **options: Any) -> dict[str, Any]:
@@ -156,4 +189,9 @@ def evaluate_checkpoint(path: str | Path, **options: Any) -> dict[str, Any]:
     if phase == "vqgan":
         options = {k: v for k, v in options.items() if k in ("n", "device", "progress")}
         return evaluate_tokenizer(path, **options)
-    return evaluate_transformer(path, **options)
+    steps, schedule = options.pop("steps", 12), options.pop("schedule", "cosine")
+    if isinstance(steps, tuple | list) or isinstance(schedule, tuple | list):
+        steps = tuple(steps) if isinstance(steps, tuple | list) else (steps,)
+        schedules = tuple(schedule) if isinstance(schedule, tuple | list) else (schedule,)
+        return ablation(path, steps=steps, schedules=schedules, **options)
+    return evaluate_transformer(path, steps=steps, schedule=schedule, **options)
