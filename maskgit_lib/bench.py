@@ -11,6 +11,10 @@ not. So every figure here comes with the baseline it was measured beside:
 - **Sampling** (same model size, device and batch): MaskGIT at 8 and 12 steps vs the
   autoregressive baseline (a KV cache, one token per pass). Timing does not depend on the weights,
   so untrained models of the right size stand in where no checkpoint exists.
+
+On CUDA, PyTorch runs fp32 *convolutions* in TF32 by default (cuDNN; ``tf32`` in the report), while
+fp32 matmuls stay fp32: the convolutional tokenizer's "fp32" MFU is then measured against a peak it
+does not run at, and reads high.
 """
 
 from __future__ import annotations
@@ -37,8 +41,12 @@ from maskgit_lib.train_transformer import TransformerTrainer, build_transformer,
 from maskgit_lib.vqgan import VQGAN
 
 
-def matmul_flops(device: torch.device, dtype: torch.dtype, size: int = 1024, repeats: int = 5) -> float:
-    """FLOP/s of a square matmul on this device: the peak that MFU is measured against."""
+def matmul_flops(device: torch.device, dtype: torch.dtype, size: int | None = None, repeats: int = 5) -> float:
+    """FLOP/s of a square matmul on this device: the peak that MFU is measured against.
+
+    The size must keep the device busy: 1024 saturates a few CPU cores, a GPU needs 8192.
+    """
+    size = size or (8192 if device.type == "cuda" else 1024)
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
     for _ in range(2):
@@ -155,7 +163,7 @@ def _ensure_tokenizer_for_timing(config: Config, folder: Path) -> Config:
 
 def run_bench(config: Config, out: str | Path | None = None, steps: int = 10, batch_sizes: tuple[int, ...] = (1, 64),
               device: str | None = None, progress: bool = True) -> dict[str, Any]:
-    """Everything above, written to ``out`` (default ``results/benchmarks.json``, one entry per profile) as JSON."""
+    """Everything above, written to ``out`` (default ``results/benchmarks.json``, one entry per profile and device) as JSON."""
     device = torch.device(device or pick_device())
     data = prepare_data(config.data, progress=progress)
     peak = {"fp32": matmul_flops(device, torch.float32), "bf16": matmul_flops(device, torch.bfloat16)}
@@ -163,20 +171,21 @@ def run_bench(config: Config, out: str | Path | None = None, steps: int = 10, ba
         timing_config = _ensure_tokenizer_for_timing(config, Path(folder))
         report = {
             "profile": config.profile, "device": str(device), "environment": environment_report(),
+            "tf32": {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn_convolutions": torch.backends.cudnn.allow_tf32},
             "matmul_flops_per_s": peak,
             "training": bench_training(timing_config, data, device, steps, peak),
             "sampling": bench_sampling(config, len(data.class_names), device, batch_sizes),
         }
     path = Path(out) if out else results_dir() / "benchmarks.json"
-    write_report(path, config.profile, report)
+    write_report(path, f"{config.profile} profile on {device.type}", report)
     report["path"] = str(path)
     return report
 
 
-def write_report(path: Path, profile: str, report: dict[str, Any]) -> None:
-    """One file for every profile: this run replaces only its own profile's entry."""
+def write_report(path: Path, key: str, report: dict[str, Any]) -> None:
+    """One file for every profile and device: this run replaces only its own entry."""
     reports = json.loads(path.read_text()) if path.is_file() else {}
-    reports[profile] = report
+    reports[key] = report
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(reports, indent=2) + "\n")

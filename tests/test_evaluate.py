@@ -99,5 +99,5 @@ def test_bench_reports_ratios_and_mfu(trained, tmp_path):
     sampling = report["sampling"]["batch_2"]
     assert sampling["ratio_maskgit_12_vs_ar"] == pytest.approx(sampling["maskgit_12"] / sampling["autoregressive"])
     saved = json.loads(out.read_text())
-    assert set(saved) == {"fast"} and saved["fast"]["sampling"]["tokens"] == 64
+    assert set(saved) == {"fast profile on cpu"} and saved["fast profile on cpu"]["sampling"]["tokens"] == 64
     assert len(summary_lines(report)) == 4
