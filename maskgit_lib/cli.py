@@ -125,6 +125,7 @@ def _prepare_data(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from maskgit_lib import distributed as ddp
     from maskgit_lib.data import prepare_data, steps_per_epoch
     from maskgit_lib.train import train_vqgan
     from maskgit_lib.train_transformer import train_transformer
@@ -133,12 +134,18 @@ def _train(args: argparse.Namespace) -> int:
     overrides = {f"{section}.bf16": args.bf16, f"{section}.max_steps": args.max_steps, "transformer.causal": args.autoregressive}
     config = load_config(args.profile, args.config_file, overrides)
     max_steps = None
+    ddp.setup_from_env()  # under torchrun: join the process group (one rank per GPU / process)
     if args.max_epochs is not None:
-        data = prepare_data(config.data, progress=not args.no_progress)
+        with ddp.main_first():
+            data = prepare_data(config.data, progress=not args.no_progress and ddp.is_main())
         copies = 2 if args.phase == "transformer" else 1  # the Transformer also sees every image mirrored
-        max_steps = args.max_epochs * copies * steps_per_epoch(data, getattr(config, section).batch_size)
+        global_batch = getattr(config, section).batch_size * ddp.world_size()
+        max_steps = args.max_epochs * copies * steps_per_epoch(data, global_batch)
     train = train_vqgan if args.phase == "vqgan" else train_transformer
-    train(config, ckpt_path=args.ckpt_path, max_steps=max_steps, run_dir=args.run_dir, progress=not args.no_progress)
+    try:
+        train(config, ckpt_path=args.ckpt_path, max_steps=max_steps, run_dir=args.run_dir, progress=not args.no_progress)
+    finally:
+        ddp.teardown()
     return 0
 
 

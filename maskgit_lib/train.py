@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from maskgit_lib import distributed as ddp
 from maskgit_lib.checkpoint import check_same_settings, load_checkpoint, save_checkpoint
 from maskgit_lib.config import Config, TrainConfig, config_from_dict
 from maskgit_lib.data import PreparedData, prepare_data, training_batch, uint8_to_tensor
@@ -119,8 +120,10 @@ class PhaseTrainer:
     curve_keys: tuple[list[str], list[str]]
 
     def _setup_common(self, config: Config, cfg: TrainConfig, run_dir, progress: bool, device, log) -> None:
-        self.config, self.cfg, self.progress, self.log = config, cfg, progress, log
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.config, self.cfg = config, cfg
+        self.progress, self.log = progress and ddp.is_main(), (log if ddp.is_main() else (lambda message: None))
+        self.device = torch.device(device or (f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cpu"))
+        self.global_batch = cfg.batch_size * ddp.world_size()  # what one optimizer step sees, over all ranks
         torch.manual_seed(cfg.seed)  # model initialisation and the quantizer's random choices
         self.run_dir = Path(run_dir) if run_dir else default_run_dir(self.phase, config.profile)
         self.step = 0
@@ -157,12 +160,16 @@ class PhaseTrainer:
     def fit(self, max_steps: int | None = None) -> dict[str, Any]:
         """Train until ``max_steps`` (default: the config's), validating, logging and saving on the way."""
         max_steps = max_steps or self.cfg.max_steps
-        self.metrics.restart_at(self.step)
+        main = ddp.is_main()  # with several ranks, rank 0 alone logs, validates and saves
+        if main:
+            self.metrics.restart_at(self.step)
         started, window_start, window_images = time.perf_counter(), time.perf_counter(), 0
         bar = progress_bar(range(self.step, max_steps), self.progress, f"training {self.phase}", total=max_steps - self.step)
         for _ in bar:
             row = self.train_step()
-            window_images += self.cfg.batch_size
+            window_images += self.global_batch
+            if not main:
+                continue
             if self.step % self.cfg.log_every == 0 or self.step == max_steps:
                 row["images_per_s"] = window_images / max(time.perf_counter() - window_start, 1e-9)
                 self.metrics.write(row)
@@ -173,6 +180,9 @@ class PhaseTrainer:
                 self.metrics.write({"step": self.step, **self.validate_and_show(self.cfg.val_images)})
             if self.step % self.cfg.checkpoint_every == 0:
                 self.save()
+        if not main:
+            ddp.barrier()  # wait while rank 0 validates and saves
+            return {"phase": self.phase, "steps": self.step}
         final = self.validate_and_show(None)
         self.metrics.write({"step": self.step, **final})
         self.save()
@@ -180,13 +190,14 @@ class PhaseTrainer:
             "phase": self.phase, "profile": self.config.profile, "steps": self.step, **final,
             "train_seconds_this_session": round(time.perf_counter() - started, 1),
             "parameters": sum(p.numel() for p in self.model.parameters()),
-            "device": str(self.device), "bf16": self.cfg.bf16, **self.summary_extra(),
+            "device": str(self.device), "ranks": ddp.world_size(), "bf16": self.cfg.bf16, **self.summary_extra(),
         }
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         from maskgit_lib.viz import plot_training_curves
 
         fig = plot_training_curves(read_metrics(self.metrics.path), *self.curve_keys)
         fig.savefig(self.run_dir / "curves.png", dpi=120, bbox_inches="tight")
+        ddp.barrier()
         return summary
 
     def run(self, ckpt_path: str | Path | None = None, max_steps: int | None = None) -> dict[str, Any]:
@@ -206,6 +217,8 @@ class PhaseTrainer:
         return lr
 
     def _clip(self, module: nn.Module) -> None:
+        """Average the gradients over ranks (data parallel), then clip their norm."""
+        ddp.average_gradients(module.parameters())
         if self.cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg.grad_clip)
 
@@ -227,7 +240,8 @@ class VQGANTrainer(PhaseTrainer):
         log: Callable[[str], None] = print,
     ):
         self._setup_common(config, config.train_vqgan, run_dir, progress, device, log)
-        self.data = data if data is not None else prepare_data(config.data, progress=progress)
+        with ddp.main_first():  # rank 0 prepares (renders, caches) the data set; the others read it
+            self.data = data if data is not None else prepare_data(config.data, progress=self.progress)
         self.n_train = len(self.data.train_images)
         self.model = VQGAN(config.vqgan).to(self.device)
         self.disc = PatchDiscriminator(config.discriminator).to(self.device)
@@ -321,8 +335,8 @@ class VQGANTrainer(PhaseTrainer):
         }
 
     def train_step(self) -> dict[str, float]:
-        images, _, epoch = training_batch(self.data, self.step, self.cfg.batch_size, self.cfg.seed)
-        images = images.to(self.device)
+        images, _, epoch = training_batch(self.data, self.step, self.global_batch, self.cfg.seed)
+        images = images[ddp.local_share(self.cfg.batch_size)].to(self.device)  # this rank's share
         lr = self._set_lr(self.opt_g, self.opt_d)
         self.model.train()
         if self.config.loss.leaky_discriminator and self.step >= self.config.loss.disc_start_step:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from maskgit_lib import distributed as ddp
 from maskgit_lib.checkpoint import CheckpointError, load_checkpoint
 from maskgit_lib.config import Config, config_from_dict
 from maskgit_lib.data import PreparedData, epoch_order, prepare_data
@@ -61,10 +62,12 @@ class TransformerTrainer(PhaseTrainer):
         if config.transformer.causal:
             self.phase = "transformer-ar"
         self._setup_common(config, config.train_transformer, run_dir, progress, device, log)
-        self.data = data if data is not None else prepare_data(config.data, progress=progress)
+        with ddp.main_first():  # rank 0 prepares (renders, caches) the data set; the others read it
+            self.data = data if data is not None else prepare_data(config.data, progress=self.progress)
         path = tokenizer_path(config)
         self.tokenizer, _ = load_vqgan(path, self.device)
-        self.tokens = token_dataset(self.data, self.tokenizer, path, progress=progress)
+        with ddp.main_first():  # rank 0 encodes and caches the tokens; the others read the cache
+            self.tokens = token_dataset(self.data, self.tokenizer, path, progress=progress and ddp.is_main())
         self.n_train = len(self.tokens["train_tokens"])
         grid = self.tokens["train_tokens"].shape[1:]
         self.model = build_transformer(
@@ -77,35 +80,48 @@ class TransformerTrainer(PhaseTrainer):
         return {"model": self.model, "optimizer": self.optimizer}
 
     def _batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        per_epoch = max(self.n_train // self.cfg.batch_size, 1)
+        """This rank's share of step ``step``'s global batch (all of it on one process)."""
+        size = self.global_batch
+        per_epoch = max(self.n_train // size, 1)
         epoch, index = divmod(step, per_epoch)
-        order = epoch_order(self.n_train, self.cfg.seed, epoch)[index * self.cfg.batch_size : (index + 1) * self.cfg.batch_size]
+        order = epoch_order(self.n_train, self.cfg.seed, epoch)[index * size : (index + 1) * size]
+        order = order[ddp.local_share(self.cfg.batch_size)]
         tokens = torch.from_numpy(self.tokens["train_tokens"][order.numpy()].astype(np.int64)).flatten(1)  # (B, N)
         labels = torch.from_numpy(self.tokens["train_labels"][order.numpy()])  # (B,)
         return tokens.to(self.device), labels.to(self.device)
 
-    def _loss(self, tokens: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+    def _loss(
+        self, tokens: torch.Tensor, labels: torch.Tensor, generator: torch.Generator, share: slice | None = None
+    ) -> tuple[torch.Tensor, dict]:
+        """Loss and accuracy; with ``share``, the masks are drawn for the global batch and sliced, so
+        several ranks draw exactly what one process with the whole batch would."""
         t = self.config.transformer
+        normalizer = None
         with autocast_for(self.device, self.cfg.bf16):
             if self.model.causal:
                 logits = self.model(tokens, labels)  # position i predicts token i from tokens < i
                 mask = torch.ones_like(tokens, dtype=torch.bool)
             else:
-                mask = training_mask(len(tokens), tokens.shape[1], t.schedule, generator=generator, device=self.device)
+                n_drawn = self.global_batch if share is not None else len(tokens)
+                drawn = training_mask(n_drawn, tokens.shape[1], t.schedule, generator=generator, device=self.device)
+                mask = drawn[share] if share is not None else drawn
+                # every rank knows the global mask: normalise by its share of the global count
+                normalizer = drawn.sum().clamp_min(1) / ddp.world_size() if share is not None else None
                 inputs = torch.where(mask, self.model.layout.mask_id, tokens)
                 logits = self.model(inputs, labels)  # (B, N, K)
-            loss = masked_token_loss(logits, tokens, mask, t.label_smoothing, t.loss_on_all_tokens or self.model.causal)
+            loss = masked_token_loss(logits, tokens, mask, t.label_smoothing, t.loss_on_all_tokens or self.model.causal, normalizer)
         accuracy = ((logits.argmax(-1) == tokens) & mask).sum() / mask.sum()
         return loss, {"loss": loss.item(), "masked_accuracy": accuracy.item()}
 
     def train_step(self) -> dict[str, Any]:
         tokens, labels = self._batch(self.step)
         generator = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.step)
-        drop = torch.rand(len(labels), generator=generator) < self.config.transformer.class_dropout  # (B,) independent of the mask
+        share = ddp.local_share(self.cfg.batch_size)
+        drop = torch.rand(self.global_batch, generator=generator)[share] < self.config.transformer.class_dropout  # (B,) independent of the mask
         labels = torch.where(drop.to(self.device), -1, labels)
         lr = self._set_lr(self.optimizer)
         self.model.train()
-        loss, stats = self._loss(tokens, labels, generator)
+        loss, stats = self._loss(tokens, labels, generator, share)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self._clip(self.model)

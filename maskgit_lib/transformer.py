@@ -136,13 +136,16 @@ class MaskGITTransformer(nn.Module):
 
 
 def masked_token_loss(
-    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, label_smoothing: float = 0.1, all_tokens: bool = False
+    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, label_smoothing: float = 0.1, all_tokens: bool = False,
+    normalizer: torch.Tensor | float | None = None,
 ) -> torch.Tensor:
     """Cross-entropy on the masked positions only (the ones the model had to guess), or on all.
 
     logits (B, N, K), targets (B, N) codes, mask (B, N) bool, True where the input was [MASK].
+    ``normalizer`` replaces the local count of masked tokens (data-parallel ranks divide by their
+    share of the global count, so the averaged gradient is that of the global mean).
     """
     losses = F.cross_entropy(logits.transpose(1, 2).float(), targets, label_smoothing=label_smoothing, reduction="none")  # (B, N)
     if all_tokens:
         return losses.mean()
-    return (losses * mask).sum() / mask.sum().clamp_min(1)
+    return (losses * mask).sum() / (mask.sum().clamp_min(1) if normalizer is None else normalizer)
