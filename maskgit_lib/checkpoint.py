@@ -4,30 +4,49 @@ Why the config inside: a checkpoint rebuilds its own model (no guessing which YA
 resume with another architecture fails with the name of the setting that differs instead of a
 wall of shape errors. Written atomically (temporary file + rename), so an interrupted save never
 destroys the previous checkpoint; read with ``torch.load(weights_only=True)``, which cannot run code.
+Shipped (exported) checkpoints are also zlib-compressed (``MGZ1`` header): ~8 % smaller, so the three
+of them stay under 25 MB in git, and they load in a fraction of a second.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
 import torch
 
 FORMAT = 1
+COMPRESSED = b"MGZ1"  # magic bytes of a zlib-compressed checkpoint
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used as asked; the message says what to do."""
 
 
-def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+def save_checkpoint(path: str | Path, payload: dict[str, Any], compress: bool = False) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": FORMAT, **payload}, tmp)
+    if compress:
+        buffer = io.BytesIO()
+        torch.save({"format": FORMAT, **payload}, buffer)
+        tmp.write_bytes(COMPRESSED + zlib.compress(buffer.getvalue(), 9))
+    else:
+        torch.save({"format": FORMAT, **payload}, tmp)
     os.replace(tmp, path)  # atomic on POSIX and Windows
     return path
+
+
+def _read(path: Path) -> dict[str, Any]:
+    with path.open("rb") as f:
+        compressed = f.read(len(COMPRESSED)) == COMPRESSED
+    if compressed:
+        data = zlib.decompress(path.read_bytes()[len(COMPRESSED) :])
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def load_checkpoint(path: str | Path, phase: str | None = None) -> dict[str, Any]:
@@ -35,7 +54,7 @@ def load_checkpoint(path: str | Path, phase: str | None = None) -> dict[str, Any
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; check --ckpt_path/--checkpoint")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = _read(path)
     except Exception as err:
         raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}); was it written completely?") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -75,4 +94,4 @@ def export_weights(src: str | Path, dst: str | Path, extra: dict[str, Any] | Non
     payload = load_checkpoint(src)
     weights = {k: (v.half() if v.is_floating_point() else v) for k, v in payload["model"].items()}
     keep = {k: payload[k] for k in ("phase", "config", "step", "class_names") if k in payload}
-    return save_checkpoint(dst, {**keep, "model": weights, "exported_from_step": payload["step"], **(extra or {})})
+    return save_checkpoint(dst, {**keep, "model": weights, "exported_from_step": payload["step"], **(extra or {})}, compress=True)

@@ -115,6 +115,7 @@ def test_train_resume_export_and_mismatch(tmp_path):
     exported = run_cli("export", "--checkpoint", str(ckpt), "--out", str(shipped), "--summary", str(run / "summary.json"))
     assert exported.returncode == 0, exported.stderr
     assert shipped.stat().st_size < ckpt.stat().st_size / 2  # no optimizer state, fp16 weights
+    assert shipped.read_bytes()[:4] == b"MGZ1"  # compressed for git
 
     from maskgit_lib.checkpoint import load_checkpoint
     from maskgit_lib.train import load_vqgan

@@ -8,6 +8,7 @@ import tomllib
 
 import nbformat
 import pytest
+import torch
 import yaml
 
 from maskgit_lib import avatars
@@ -98,3 +99,15 @@ def test_package_data_ships_the_profiles():
     assert "configs/*.yaml" in project["tool"]["setuptools"]["package-data"]["maskgit_lib"]
     assert project["project"]["scripts"]["maskgit"] == "maskgit_lib.cli:main"
     json.dumps(load_config("fast").to_dict())  # configs are plain data, storable in checkpoints
+
+
+def test_shipped_checkpoints_fit_in_git_and_load():
+    from maskgit_lib.checkpoint import load_checkpoint
+
+    shipped = sorted((REPO / "results" / "checkpoints").glob("*.ckpt"))
+    assert {p.stem for p in shipped} >= {"vqgan-cpu", "transformer-cpu", "transformer-ar-cpu"}
+    assert sum(p.stat().st_size for p in shipped) < 25e6
+    for path in shipped:
+        payload = load_checkpoint(path)
+        assert (REPO / "results" / "checkpoints" / f"{path.stem}.md").is_file(), f"{path.name} has no model card"
+        assert all(v.dtype == torch.float16 for v in payload["model"].values() if v.is_floating_point())
