@@ -4,7 +4,8 @@ Absolute times on a shared machine are noise; ratios measured back to back on th
 not. So every figure here comes with the baseline it was measured beside:
 
 - **Training** (each phase, the profile's model and batch, real data): images/s in fp32 and with
-  bf16 autocast, the bf16 speed-up, and the model FLOPs utilisation (MFU): FLOPs of one training
+  bf16 autocast (with ``--compile`` also bf16 + ``torch.compile``), each option's speed-up over fp32
+  eager, and the model FLOPs utilisation (MFU): FLOPs of one training
   step (counted by ``torch.utils.flop_counter``) × steps/s, over the matmul FLOP/s this device
   reaches in the same precision (measured here, not a datasheet number). The tokenizer step is timed
   with the GAN on (the more expensive part of its schedule).
@@ -88,32 +89,36 @@ def time_steps(train_step: Callable[[], Any], device: torch.device, steps: int, 
     return sorted(times)[len(times) // 2]
 
 
-def _trainer(phase: str, config: Config, data: PreparedData, bf16: bool, device: torch.device, run_dir: str):
+def _trainer(phase: str, config: Config, data: PreparedData, variant: str, device: torch.device, run_dir: str):
     config = copy.deepcopy(config)
+    train_cfg = config.train_vqgan if phase == "vqgan" else config.train_transformer
+    train_cfg.bf16, train_cfg.compile = variant.startswith("bf16"), variant.endswith("+compile")
     if phase == "vqgan":
-        config.train_vqgan.bf16 = bf16
         trainer = VQGANTrainer(config, data=data, run_dir=run_dir, progress=False, device=device, log=lambda m: None)
         trainer.step = config.loss.disc_start_step  # time the full step: generator + discriminator
         return trainer
-    config.train_transformer.bf16 = bf16
     return TransformerTrainer(config, data=data, run_dir=run_dir, progress=False, device=device, log=lambda m: None)
 
 
-def bench_training(config: Config, data: PreparedData, device: torch.device, steps: int, peak: dict[str, float]) -> dict[str, Any]:
-    """Images/s of both phases in fp32 and bf16, the bf16 speed-up and the MFU of each."""
+def bench_training(
+    config: Config, data: PreparedData, device: torch.device, steps: int, peak: dict[str, float], compile: bool = False
+) -> dict[str, Any]:
+    """Images/s of both phases in fp32 and bf16 (and bf16 + torch.compile), speed-ups over fp32, MFU."""
+    variants = ("fp32", "bf16", "bf16+compile") if compile else ("fp32", "bf16")
     out: dict[str, Any] = {}
     for phase, batch in (("vqgan", config.train_vqgan.batch_size), ("transformer", config.train_transformer.batch_size)):
         rows = {}
-        for precision in ("fp32", "bf16"):
+        for variant in variants:
             with tempfile.TemporaryDirectory() as run_dir:
-                trainer = _trainer(phase, config, data, precision == "bf16", device, run_dir)
-                seconds = time_steps(trainer.train_step, device, steps)
-                flops = step_flops(trainer.train_step)
-            rows[precision] = {
+                trainer = _trainer(phase, config, data, variant, device, run_dir)
+                seconds = time_steps(trainer.train_step, device, steps, warmup=4 if "compile" in variant else 2)
+                flops = step_flops(trainer.train_step) if "compile" not in variant else rows["bf16"]["step_flops"]
+            rows[variant] = {
                 "images_per_s": batch / seconds, "step_flops": flops, "achieved_flops_per_s": flops / seconds,
-                "mfu": flops / seconds / peak[precision],
+                "mfu": flops / seconds / peak["fp32" if variant == "fp32" else "bf16"],
             }
-        out[phase] = {"batch_size": batch, **rows, "bf16_speedup": rows["bf16"]["images_per_s"] / rows["fp32"]["images_per_s"]}
+        speedups = {f"{v}_speedup": rows[v]["images_per_s"] / rows["fp32"]["images_per_s"] for v in variants if v != "fp32"}
+        out[phase] = {"batch_size": batch, **rows, **speedups}
     return out
 
 
@@ -162,7 +167,7 @@ def _ensure_tokenizer_for_timing(config: Config, folder: Path) -> Config:
 
 
 def run_bench(config: Config, out: str | Path | None = None, steps: int = 10, batch_sizes: tuple[int, ...] = (1, 64),
-              device: str | None = None, progress: bool = True) -> dict[str, Any]:
+              device: str | None = None, progress: bool = True, compile: bool = False) -> dict[str, Any]:
     """Everything above, written to ``out`` (default ``results/benchmarks.json``, one entry per profile and device) as JSON."""
     device = torch.device(device or pick_device())
     data = prepare_data(config.data, progress=progress)
@@ -173,7 +178,7 @@ def run_bench(config: Config, out: str | Path | None = None, steps: int = 10, ba
             "profile": config.profile, "device": str(device), "environment": environment_report(),
             "tf32": {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn_convolutions": torch.backends.cudnn.allow_tf32},
             "matmul_flops_per_s": peak,
-            "training": bench_training(timing_config, data, device, steps, peak),
+            "training": bench_training(timing_config, data, device, steps, peak, compile),
             "sampling": bench_sampling(config, len(data.class_names), device, batch_sizes),
         }
     path = Path(out) if out else results_dir() / "benchmarks.json"
@@ -197,8 +202,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     lines = [f"device {report['device']}, profile {report['profile']}; matmul peak "
              f"{report['matmul_flops_per_s']['fp32'] / 1e9:.0f} GFLOP/s fp32, {report['matmul_flops_per_s']['bf16'] / 1e9:.0f} bf16"]
     for phase, row in report["training"].items():
-        lines.append(f"train {phase:<11} fp32 {row['fp32']['images_per_s']:8.1f} img/s (MFU {row['fp32']['mfu']:.1%}) | "
-                     f"bf16 {row['bf16']['images_per_s']:8.1f} img/s (MFU {row['bf16']['mfu']:.1%}) | bf16 ×{row['bf16_speedup']:.2f}")
+        line = (f"train {phase:<11} fp32 {row['fp32']['images_per_s']:8.1f} img/s (MFU {row['fp32']['mfu']:.1%}) | "
+                f"bf16 {row['bf16']['images_per_s']:8.1f} img/s (MFU {row['bf16']['mfu']:.1%}) | bf16 ×{row['bf16_speedup']:.2f}")
+        if "bf16+compile" in row:
+            line += f" | bf16+compile {row['bf16+compile']['images_per_s']:.1f} img/s ×{row['bf16+compile_speedup']:.2f}"
+        lines.append(line)
     for key, row in report["sampling"].items():
         if key.startswith("batch_"):
             lines.append(f"sample {key:<9} MaskGIT-8 {row['maskgit_8']:8.1f} | MaskGIT-12 {row['maskgit_12']:8.1f} | "

@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--ckpt_path", "--ckpt-path", dest="ckpt_path", help="resume from this checkpoint")
     train.add_argument("--run-dir", dest="run_dir", help="where logs, grids and checkpoints go (default results/runs/<phase>-<profile>)")
     train.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast")
+    train.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (slow first steps)")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.set_defaults(run=_train)
 
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=int, default=10, help="timed training steps per phase and precision")
     bench.add_argument("--batch-sizes", dest="batch_sizes", default="1,64", help="sampling batch sizes, comma-separated")
     bench.add_argument("--device", help="cpu | cuda (default: cuda when available)")
+    bench.add_argument("--compile", action="store_true", help="also time bf16 + torch.compile (compiles each model: minutes on a CPU)")
     bench.add_argument("--out", help="the JSON to update (default results/benchmarks.json)")
     bench.add_argument("--no-progress", action="store_true", help="no progress bars")
     bench.set_defaults(run=_bench)
@@ -131,7 +133,8 @@ def _train(args: argparse.Namespace) -> int:
     from maskgit_lib.train_transformer import train_transformer
 
     section = f"train_{args.phase}"
-    overrides = {f"{section}.bf16": args.bf16, f"{section}.max_steps": args.max_steps, "transformer.causal": args.autoregressive}
+    overrides = {f"{section}.bf16": args.bf16, f"{section}.compile": args.compile, f"{section}.max_steps": args.max_steps,
+                 "transformer.causal": args.autoregressive}
     config = load_config(args.profile, args.config_file, overrides)
     max_steps = None
     ddp.setup_from_env()  # under torchrun: join the process group (one rank per GPU / process)
@@ -228,7 +231,8 @@ def _bench(args: argparse.Namespace) -> int:
         sizes = tuple(int(b) for b in args.batch_sizes.split(",") if b.strip())
     except ValueError as err:
         raise ConfigError(f"--batch-sizes takes integers separated by commas, got {args.batch_sizes!r}") from err
-    report = run_bench(config, out=args.out, steps=args.steps, batch_sizes=sizes, device=args.device, progress=not args.no_progress)
+    report = run_bench(config, out=args.out, steps=args.steps, batch_sizes=sizes, device=args.device,
+                       progress=not args.no_progress, compile=args.compile)
     print("\n".join(summary_lines(report)))
     print(f"-> {report['path']}")
     return 0

@@ -146,6 +146,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0  # max global gradient norm (0: no clipping)
     bf16: bool = False  # bfloat16 autocast (CPU and CUDA); the quantizer stays fp32
+    compile: bool = False  # torch.compile the model's forward (first steps are slow: compilation)
     seed: int = 0
     log_every: int = 25  # steps between metric rows
     val_every: int = 500  # steps between validations (PSNR, codebook usage) and image grids

@@ -129,6 +129,11 @@ class PhaseTrainer:
         self.step = 0
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
 
+    def _compiled(self, model: nn.Module) -> nn.Module:
+        """``model`` itself, or with ``compile: true`` a compiled wrapper that shares its parameters
+        (checkpoints keep saving ``model``, so their keys do not change)."""
+        return torch.compile(model) if self.cfg.compile else model
+
     def modules(self) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -244,6 +249,7 @@ class VQGANTrainer(PhaseTrainer):
             self.data = data if data is not None else prepare_data(config.data, progress=self.progress)
         self.n_train = len(self.data.train_images)
         self.model = VQGAN(config.vqgan).to(self.device)
+        self.forward = self._compiled(self.model)
         self.disc = PatchDiscriminator(config.discriminator).to(self.device)
         betas = tuple(self.cfg.betas)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
@@ -274,7 +280,7 @@ class VQGANTrainer(PhaseTrainer):
         gan_on = self.step >= loss_cfg.disc_start_step
         self.disc.requires_grad_(False)
         with autocast_for(self.device, self.cfg.bf16):
-            recon, quant = self.model(images)  # (B, 3, H, W)
+            recon, quant = self.forward(images)  # (B, 3, H, W)
             recon = recon.float()
             rec = reconstruction_loss(recon, images, loss_cfg)
             perc = perceptual_loss(self.lpips, recon, images)

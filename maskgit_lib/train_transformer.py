@@ -73,6 +73,7 @@ class TransformerTrainer(PhaseTrainer):
         self.model = build_transformer(
             config, self.tokenizer.config.quantizer.codebook_size, len(self.data.class_names), grid[0] * grid[1]
         ).to(self.device)
+        self.forward = self._compiled(self.model)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, betas=tuple(self.cfg.betas),
                                            weight_decay=self.cfg.weight_decay)
 
@@ -99,7 +100,7 @@ class TransformerTrainer(PhaseTrainer):
         normalizer = None
         with autocast_for(self.device, self.cfg.bf16):
             if self.model.causal:
-                logits = self.model(tokens, labels)  # position i predicts token i from tokens < i
+                logits = self.forward(tokens, labels)  # position i predicts token i from tokens < i
                 mask = torch.ones_like(tokens, dtype=torch.bool)
             else:
                 n_drawn = self.global_batch if share is not None else len(tokens)
@@ -108,7 +109,7 @@ class TransformerTrainer(PhaseTrainer):
                 # every rank knows the global mask: normalise by its share of the global count
                 normalizer = drawn.sum().clamp_min(1) / ddp.world_size() if share is not None else None
                 inputs = torch.where(mask, self.model.layout.mask_id, tokens)
-                logits = self.model(inputs, labels)  # (B, N, K)
+                logits = self.forward(inputs, labels)  # (B, N, K)
             loss = masked_token_loss(logits, tokens, mask, t.label_smoothing, t.loss_on_all_tokens or self.model.causal, normalizer)
         accuracy = ((logits.argmax(-1) == tokens) & mask).sum() / mask.sum()
         return loss, {"loss": loss.item(), "masked_accuracy": accuracy.item()}

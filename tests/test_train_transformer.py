@@ -107,3 +107,16 @@ def test_architecture_mismatch_on_resume(setup):
     other = make(setup, "arch2", transformer__depth=3)
     with pytest.raises(CheckpointError, match="transformer.depth=2 but the config asks for 3"):
         other.load(path)
+
+
+def test_compiled_training_matches_eager_and_keeps_checkpoint_keys(setup, monkeypatch):
+    import functools
+
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="eager"))  # trace, no codegen: fast
+    eager = make(setup, "eager", transformer__dropout=0.0)
+    compiled = make(setup, "compiled", transformer__dropout=0.0, train_transformer__compile=True)
+    assert compiled.forward is not compiled.model and eager.forward is eager.model
+    for _ in range(2):
+        a, b = eager.train_step(), compiled.train_step()
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-5)
+    assert set(compiled.model.state_dict()) == set(eager.model.state_dict())  # no "_orig_mod." prefixes
