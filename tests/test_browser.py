@@ -39,6 +39,16 @@ def _missing() -> str | None:
     return None
 
 
+KERNEL_READY = """() => {
+    const kernel = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
+    return kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+}"""
+
+
+def _log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} browser test: {message}", flush=True)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -52,6 +62,9 @@ def lab(tmp_path):
         if os.environ.get("CI") == "true":
             pytest.fail(f"the browser test must run in CI: {reason}")
         pytest.skip(reason)
+    root = tmp_path / "lab"  # a copy: JupyterLab autosaves what it runs, the repository stays clean
+    (root / "notebooks").mkdir(parents=True)
+    shutil.copy(REPO / NOTEBOOK, root / NOTEBOOK)
     port, token = _free_port(), "maskgit-browser-test"
     env = {
         **os.environ, "MASKGIT_PROFILE": "fast", "OMP_NUM_THREADS": "1",
@@ -59,7 +72,7 @@ def lab(tmp_path):
     }
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={REPO}", "--allow-root",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run commands as the menus would
     ]
@@ -105,13 +118,16 @@ def test_knob_panel_redraws_when_the_slider_and_dropdown_move(lab):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(lab, timeout=120_000)
+            _log("page loaded")
             page.wait_for_selector(".jp-Notebook", timeout=120_000)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
             page.wait_for_function("window.jupyterapp !== undefined", timeout=60_000)
+            page.wait_for_function(KERNEL_READY, timeout=120_000)
+            _log("kernel idle")
             page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")  # Run > Run All Cells
             # the knob panel: the interact widget that has a "schedule" dropdown
             panel = page.locator(".widget-interact").filter(has=page.locator("label:text-is('schedule')"))
-            panel.wait_for(timeout=300_000)
+            panel.wait_for(timeout=240_000)
+            _log("knob panel shown")
             panel.scroll_into_view_if_needed()
             first = _wait_for_new_image(panel, "", timeout_s=120)
             panel.screenshot(path=str(SHOTS / "05_panel_before.png"))
