@@ -16,3 +16,39 @@ def data_home(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "data"
     monkeypatch.setenv("MASKGIT_DATA_DIR", str(folder))
     return folder
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (for a process group or a JupyterLab server)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def small_fast_config():
+    """The fast profile with 48 + 16 avatars: what the phase-2 tests train on."""
+    from maskgit_lib.config import load_config
+
+    config = load_config("fast")
+    config.data.n_train, config.data.n_val = 48, 16
+    return config
+
+
+def fast_tokenizer(root: Path, patch: pytest.MonkeyPatch, config=None, steps: int = 4):
+    """Prepare the data under ``root/data`` and train a tokenizer for a few steps (no LPIPS: seconds).
+
+    Returns (config with ``transformer.tokenizer`` pointing at it, data).
+    """
+    from maskgit_lib import train as train_module
+    from maskgit_lib.data import prepare_data
+    from maskgit_lib.train import VQGANTrainer
+
+    patch.setenv("MASKGIT_DATA_DIR", str(root / "data"))
+    patch.setattr(train_module, "load_lpips", lambda net: None)
+    config = config or small_fast_config()
+    data = prepare_data(config.data, progress=False)
+    VQGANTrainer(config, data=data, run_dir=root / "vqgan", progress=False, log=lambda m: None).fit(steps)
+    config.transformer.tokenizer = str(root / "vqgan" / "checkpoints" / "last.ckpt")
+    return config, data

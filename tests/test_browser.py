@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, free_port
 
 NOTEBOOK = "notebooks/05_iterative_decoding.ipynb"
 CHROMIUM = os.environ.get("MASKGIT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -49,12 +48,6 @@ def _log(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} browser test: {message}", flush=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def lab(tmp_path):
     reason = _missing()
@@ -65,7 +58,7 @@ def lab(tmp_path):
     root = tmp_path / "lab"  # a copy: JupyterLab autosaves what it runs, the repository stays clean
     (root / "notebooks").mkdir(parents=True)
     shutil.copy(REPO / NOTEBOOK, root / NOTEBOOK)
-    port, token = _free_port(), "maskgit-browser-test"
+    port, token = free_port(), "maskgit-browser-test"
     env = {
         **os.environ, "MASKGIT_PROFILE": "fast", "OMP_NUM_THREADS": "1",
         "MASKGIT_DATA_DIR": str(tmp_path / "data"), "MASKGIT_RESULTS_DIR": str(tmp_path / "results"),

@@ -4,7 +4,6 @@ with the doubled batch."""
 from __future__ import annotations
 
 import copy
-import socket
 
 import pytest
 import torch
@@ -12,18 +11,17 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from maskgit_lib import distributed as ddp
-from maskgit_lib import train as train_module
-from maskgit_lib.config import load_config
-from maskgit_lib.data import load_prepared, prepare_data
+from maskgit_lib.data import load_prepared
 from maskgit_lib.train import VQGANTrainer
 from maskgit_lib.train_transformer import TransformerTrainer
+
+from .conftest import fast_tokenizer, free_port, small_fast_config
 
 STEPS = 3
 
 
 def _config(tokenizer: str | None = None):
-    config = load_config("fast")
-    config.data.n_train, config.data.n_val = 48, 16
+    config = small_fast_config()
     config.loss.perceptual_weight = 0.0
     config.loss.disc_start_step = 10_000  # the GAN part is per-rank adaptive; this checks the averaging itself
     config.vqgan.quantizer.kmeans_init = False  # k-means seeds on rank 0's share only (broadcast)
@@ -53,23 +51,12 @@ def _rank_main(rank, port, phase, config, folder, out):
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("ddp")
     patch = pytest.MonkeyPatch()
-    patch.setenv("MASKGIT_DATA_DIR", str(root / "data"))
-    patch.setattr(train_module, "load_lpips", lambda net: None)
-    config = _config()
-    data = prepare_data(config.data, progress=False)
-    tokenizer = VQGANTrainer(config, data=data, run_dir=root / "tok", progress=False, log=lambda m: None)
-    tokenizer.fit(2)
-    yield root, data.folder, str(root / "tok" / "checkpoints" / "last.ckpt")
+    config, data = fast_tokenizer(root, patch, _config(), steps=2)
+    yield root, data.folder, config.transformer.tokenizer
     patch.undo()
 
 
@@ -77,7 +64,7 @@ def setup(tmp_path_factory):
 def test_two_ranks_match_each_other_and_one_process_with_the_doubled_batch(setup, phase):
     root, folder, tokenizer = setup
     config = _config(tokenizer)
-    mp.spawn(_rank_main, args=(_free_port(), phase, config, folder, root), nprocs=2, join=True)
+    mp.spawn(_rank_main, args=(free_port(), phase, config, folder, root), nprocs=2, join=True)
     ranks = [torch.load(root / f"{phase}-rank{r}.pt", weights_only=True) for r in range(2)]
     for key in ranks[0]:
         assert torch.equal(ranks[0][key], ranks[1][key]), f"{key} differs between ranks"

@@ -8,14 +8,12 @@ import numpy as np
 import pytest
 
 from maskgit_lib import evaluate as evaluate_module
-from maskgit_lib import train as train_module
 from maskgit_lib.bench import run_bench, summary_lines
 from maskgit_lib.cli import main
-from maskgit_lib.config import load_config
-from maskgit_lib.data import prepare_data
 from maskgit_lib.evaluate import evaluate_checkpoint
-from maskgit_lib.train import VQGANTrainer
 from maskgit_lib.train_transformer import TransformerTrainer
+
+from .conftest import fast_tokenizer
 
 N = 6  # Inception features cost ~0.3 s per image on a 2-core CPU
 
@@ -25,13 +23,7 @@ def trained(tmp_path_factory):
     """Fast-profile data, a tokenizer and a Transformer trained for a few steps."""
     root = tmp_path_factory.mktemp("evaluate")
     mp = pytest.MonkeyPatch()
-    mp.setenv("MASKGIT_DATA_DIR", str(root / "data"))
-    mp.setattr(train_module, "load_lpips", lambda net: None)
-    config = load_config("fast")
-    config.data.n_train, config.data.n_val = 48, 16
-    data = prepare_data(config.data, progress=False)
-    VQGANTrainer(config, data=data, run_dir=root / "vqgan", progress=False, log=lambda m: None).fit(4)
-    config.transformer.tokenizer = str(root / "vqgan" / "checkpoints" / "last.ckpt")
+    config, data = fast_tokenizer(root, mp)
     config.train_transformer.batch_size = 8
     TransformerTrainer(config, data=data, run_dir=root / "transformer", progress=False, log=lambda m: None).fit(3)
     yield config, data, root

@@ -7,12 +7,10 @@ import pytest
 import torch
 
 from maskgit_lib import tokens as tokens_module
-from maskgit_lib import train as train_module
 from maskgit_lib.checkpoint import CheckpointError
-from maskgit_lib.config import load_config
-from maskgit_lib.data import prepare_data
-from maskgit_lib.train import VQGANTrainer
 from maskgit_lib.train_transformer import TransformerTrainer, load_transformer
+
+from .conftest import fast_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -20,14 +18,7 @@ def setup(tmp_path_factory):
     """A fast-profile data set and a tokenizer trained for 4 steps (seconds)."""
     root = tmp_path_factory.mktemp("phase2")
     mp = pytest.MonkeyPatch()
-    mp.setenv("MASKGIT_DATA_DIR", str(root / "data"))
-    mp.setattr(train_module, "load_lpips", lambda net: None)
-    config = load_config("fast")
-    config.data.n_train, config.data.n_val = 48, 16
-    data = prepare_data(config.data, progress=False)
-    vqgan = VQGANTrainer(config, data=data, run_dir=root / "vqgan", progress=False, log=lambda m: None)
-    vqgan.fit(4)
-    config.transformer.tokenizer = str(root / "vqgan" / "checkpoints" / "last.ckpt")
+    config, data = fast_tokenizer(root, mp)
     config.train_transformer.batch_size = 8
     yield config, data, root
     mp.undo()
