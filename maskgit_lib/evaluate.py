@@ -129,6 +129,10 @@ class GenerationScorer:
         self.train_labels = np.asarray(data.train_labels)[matched_indices(np.asarray(data.train_labels), self.labels)]
         self.class_names = load_checkpoint(path).get("class_names") or data.class_names
         self.floor = frechet_distance(self.train, self.val)
+        self.class_floors = {  # the same for every score(): computed once
+            c: frechet_distance(self.train[self.train_labels == c], self.val[self.labels == c])
+            for c in range(len(self.class_names)) if (self.labels == c).sum() >= 2
+        }
 
     def score(self, seed: int = 0, **decoding: Any) -> dict[str, Any]:
         """FID of ``n`` generated images; ``decoding``: steps, schedule, temperature, randomness, cfg_scale."""
@@ -140,14 +144,9 @@ class GenerationScorer:
         seconds = time.perf_counter() - started
         gen = inception_features(images, device=self.device, progress=self.progress)
         per_class = {}
-        for c, name in enumerate(self.class_names):
+        for c, floor in self.class_floors.items():
             rows = self.labels == c
-            if rows.sum() >= 2:
-                per_class[name] = {
-                    "n": int(rows.sum()),
-                    "fid": frechet_distance(gen[rows], self.val[rows]),
-                    "floor": frechet_distance(self.train[self.train_labels == c], self.val[rows]),
-                }
+            per_class[self.class_names[c]] = {"n": int(rows.sum()), "fid": frechet_distance(gen[rows], self.val[rows]), "floor": floor}
         return {"decoding": {**decoding, "seed": seed}, "fid": frechet_distance(gen, self.val), "fid_floor": self.floor,
                 "per_class": per_class, "generation_images_per_s": self.n / seconds, "images": images}
 
