@@ -134,12 +134,13 @@ class TransformerTrainer(PhaseTrainer):
     def validate(self, n_images: int | None = None, batch_size: int = 256) -> dict[str, float]:
         """Loss and accuracy on validation tokens with fixed masks (the same every time)."""
         self.model.eval()
-        tokens_all = self.tokens["val_tokens"][: n_images or len(self.tokens["val_tokens"])]
+        n = n_images or len(self.tokens["val_tokens"])
+        tokens_all, labels_all = self.tokens["val_tokens"][:n], self.tokens["val_labels"][:n]
         generator = torch.Generator().manual_seed(12345)
         total_loss, total_acc, count = 0.0, 0.0, 0
         for start in range(0, len(tokens_all), batch_size):
             tokens = torch.from_numpy(tokens_all[start : start + batch_size].astype(np.int64)).flatten(1).to(self.device)
-            labels = torch.from_numpy(self.tokens["val_labels"][start : start + batch_size]).to(self.device)
+            labels = torch.from_numpy(labels_all[start : start + batch_size]).to(self.device)
             loss, stats = self._loss(tokens, labels, generator)
             total_loss += loss.item() * len(tokens)
             total_acc += stats["masked_accuracy"] * len(tokens)

@@ -55,6 +55,14 @@ def test_train_step_drops_labels_independently_and_learns(setup):
     assert trainer.validate()["val_loss"] > 0
 
 
+def test_validate_on_fewer_images_than_the_set(setup):
+    """val_images below the set's size: labels are cut to the same images as the tokens."""
+    trainer = make(setup, "val_subset")
+    for n, batch in ((5, 4), (3, 256)):  # a ragged last batch; one batch larger than n
+        result = trainer.validate(n_images=n, batch_size=batch)
+        assert np.isfinite(result["val_loss"]) and 0 <= result["val_accuracy"] <= 1
+
+
 def test_resume_continues_exactly(setup):
     straight = make(setup, "straight")
     expected = [straight.train_step() for _ in range(5)]
