@@ -111,3 +111,19 @@ def test_shipped_checkpoints_fit_in_git_and_load():
         payload = load_checkpoint(path)
         assert (REPO / "results" / "checkpoints" / f"{path.stem}.md").is_file(), f"{path.name} has no model card"
         assert all(v.dtype == torch.float16 for v in payload["model"].values() if v.is_floating_point())
+
+
+def test_shipped_checkpoints_were_trained_with_the_documented_overlay():
+    """The model cards say `--profile cpu --config-file results/checkpoints/cpu-long.yaml`: the configs
+    stored in the checkpoints must be exactly that, so the cards cannot drift from the files."""
+    from maskgit_lib.checkpoint import load_checkpoint
+
+    folder = REPO / "results" / "checkpoints"
+    expected = load_config("cpu", config_file=folder / "cpu-long.yaml").to_dict()
+    sections = {"vqgan-cpu": ("data", "vqgan", "discriminator", "loss", "train_vqgan"),
+                "transformer-cpu": ("data", "transformer", "train_transformer"),
+                "transformer-ar-cpu": ("data", "train_transformer")}
+    for stem, names in sections.items():
+        stored = load_checkpoint(folder / f"{stem}.ckpt")["config"]
+        for name in names:
+            assert stored[name] == expected[name], f"{stem}.ckpt: section {name} differs from cpu-long.yaml"
