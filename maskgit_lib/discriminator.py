@@ -2,7 +2,7 @@
 
 Why patches: the GAN loss is there to restore local texture and sharp edges that L1 and LPIPS
 leave soft; judging patches is cheaper than judging images and gives the decoder a dense signal.
-GroupNorm instead of BatchNorm: batch statistics would mix real and fake batches and differ
+GroupNorm (in fp32, see ``vqgan.GroupNorm32``) instead of BatchNorm: batch statistics would mix real and fake batches and differ
 between ranks under data parallelism.
 """
 
@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from maskgit_lib.config import DiscriminatorConfig
+from maskgit_lib.vqgan import GroupNorm32
 
 
 class PatchDiscriminator(nn.Module):
@@ -20,9 +21,9 @@ class PatchDiscriminator(nn.Module):
         width = cfg.channels
         layers: list[nn.Module] = [nn.Conv2d(3, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
         for _ in range(1, cfg.layers):
-            layers += [nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.GroupNorm(8, 2 * width), nn.LeakyReLU(0.2)]
+            layers += [nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), GroupNorm32(8, 2 * width), nn.LeakyReLU(0.2)]
             width *= 2
-        layers += [nn.Conv2d(width, 2 * width, 4, padding=1), nn.GroupNorm(8, 2 * width), nn.LeakyReLU(0.2)]
+        layers += [nn.Conv2d(width, 2 * width, 4, padding=1), GroupNorm32(8, 2 * width), nn.LeakyReLU(0.2)]
         layers += [nn.Conv2d(2 * width, 1, 4, padding=1)]
         self.layers = nn.Sequential(*layers)
 

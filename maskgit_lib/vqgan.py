@@ -19,8 +19,22 @@ from maskgit_lib.config import VQGANConfig
 from maskgit_lib.quantize import QuantizerOutput, VectorQuantizer
 
 
+class GroupNorm32(nn.GroupNorm):
+    """GroupNorm computed in fp32, also under bf16 autocast.
+
+    Why: CUDA's autocast already runs group_norm in fp32, but CPU's runs it in bf16, where PyTorch's
+    kernel is about 3× slower than in fp32 (forward and backward) and less accurate. On the reference
+    2-core CPU that alone took the tokenizer's bf16 training speed-up from 1.5× down to 1.3×. The
+    parameters and the state-dict keys are those of ``nn.GroupNorm``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return F.group_norm(x.float(), self.num_groups, self.weight, self.bias, self.eps)  # (B, C, H, W) fp32
+
+
 def _norm(channels: int) -> nn.GroupNorm:
-    return nn.GroupNorm(num_groups=min(32, channels // 4), num_channels=channels, eps=1e-6)
+    return GroupNorm32(num_groups=min(32, channels // 4), num_channels=channels, eps=1e-6)
 
 
 class ResBlock(nn.Module):

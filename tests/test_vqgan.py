@@ -12,7 +12,7 @@ from maskgit_lib.config import LossConfig, load_config
 from maskgit_lib.discriminator import PatchDiscriminator
 from maskgit_lib.losses import adaptive_weight, generator_adv_loss, hinge_d_loss, reconstruction_loss
 from maskgit_lib.metrics import psnr
-from maskgit_lib.vqgan import VQGAN
+from maskgit_lib.vqgan import VQGAN, GroupNorm32
 
 from .conftest import SHARED_FIXTURES
 
@@ -38,6 +38,19 @@ def test_forward_shapes_and_gradients_everywhere():
     for name, parameter in model.encoder.named_parameters():
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, f"encoder.{name} got no gradient"
     assert model.last_layer.grad is not None
+
+
+def test_group_norm_runs_in_fp32_under_bf16_autocast():
+    """bf16 autocast on a CPU would run group_norm in bf16 (slow and less exact); ours stays fp32."""
+    torch.manual_seed(0)
+    norm, plain = GroupNorm32(4, 16), torch.nn.GroupNorm(4, 16)
+    plain.load_state_dict(norm.state_dict())  # same parameters, same keys
+    x = torch.randn(2, 16, 8, 8).bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = norm(x)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, plain(x.float()))
+    assert any(isinstance(m, GroupNorm32) for m in PatchDiscriminator(load_config("fast").discriminator).modules())
 
 
 def test_discriminator_scores_patches():
