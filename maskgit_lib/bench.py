@@ -4,11 +4,11 @@ Absolute times on a shared machine are noise; ratios measured back to back on th
 not. So every figure here comes with the baseline it was measured beside:
 
 - **Training** (each phase, the profile's model and batch, real data): images/s in fp32 and with
-  bf16 autocast (with ``--compile`` also bf16 + ``torch.compile``), each option's speed-up over fp32
-  eager, and the model FLOPs utilisation (MFU): FLOPs of one training
-  step (counted by ``torch.utils.flop_counter``) × steps/s, over the matmul FLOP/s this device
-  reaches in the same precision (measured here, not a datasheet number). The tokenizer step is timed
-  with the GAN on (the more expensive part of its schedule).
+  bf16 autocast, the tokenizer also bf16 + ``channels_last`` (with ``--compile`` also bf16 +
+  ``torch.compile``), each option's speed-up over fp32 eager, and the model FLOPs utilisation
+  (MFU): FLOPs of one training step (counted by ``torch.utils.flop_counter``) × steps/s, over the
+  matmul FLOP/s this device reaches in the same precision (measured here, not a datasheet number).
+  The tokenizer step is timed with the GAN on (the more expensive part of its schedule).
 - **Sampling** (same model size, device and batch): MaskGIT at 8 and 12 steps vs the
   autoregressive baseline (a KV cache, one token per pass). Timing does not depend on the weights,
   so untrained models of the right size stand in where no checkpoint exists.
@@ -92,7 +92,8 @@ def time_steps(train_step: Callable[[], Any], device: torch.device, steps: int, 
 def _trainer(phase: str, config: Config, data: PreparedData, variant: str, device: torch.device, run_dir: str):
     config = copy.deepcopy(config)
     train_cfg = config.train_vqgan if phase == "vqgan" else config.train_transformer
-    train_cfg.bf16, train_cfg.compile = variant.startswith("bf16"), variant.endswith("+compile")
+    train_cfg.bf16, train_cfg.compile = variant.startswith("bf16"), "+compile" in variant
+    train_cfg.channels_last = "+channels_last" in variant
     if phase == "vqgan":
         trainer = VQGANTrainer(config, data=data, run_dir=run_dir, progress=False, device=device, log=lambda m: None)
         trainer.step = config.loss.disc_start_step  # time the full step: generator + discriminator
@@ -103,10 +104,11 @@ def _trainer(phase: str, config: Config, data: PreparedData, variant: str, devic
 def bench_training(
     config: Config, data: PreparedData, device: torch.device, steps: int, peak: dict[str, float], compile: bool = False
 ) -> dict[str, Any]:
-    """Images/s of both phases in fp32 and bf16 (and bf16 + torch.compile), speed-ups over fp32, MFU."""
-    variants = ("fp32", "bf16", "bf16+compile") if compile else ("fp32", "bf16")
+    """Images/s of both phases in fp32 and bf16 (the tokenizer also bf16 + channels_last; with ``compile``
+    also bf16 + torch.compile), speed-ups over fp32 eager, MFU."""
     out: dict[str, Any] = {}
     for phase, batch in (("vqgan", config.train_vqgan.batch_size), ("transformer", config.train_transformer.batch_size)):
+        variants = ["fp32", "bf16"] + (["bf16+channels_last"] if phase == "vqgan" else []) + (["bf16+compile"] if compile else [])
         rows = {}
         for variant in variants:
             with tempfile.TemporaryDirectory() as run_dir:
@@ -204,8 +206,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     for phase, row in report["training"].items():
         line = (f"train {phase:<11} fp32 {row['fp32']['images_per_s']:8.1f} img/s (MFU {row['fp32']['mfu']:.1%}) | "
                 f"bf16 {row['bf16']['images_per_s']:8.1f} img/s (MFU {row['bf16']['mfu']:.1%}) | bf16 ×{row['bf16_speedup']:.2f}")
-        if "bf16+compile" in row:
-            line += f" | bf16+compile {row['bf16+compile']['images_per_s']:.1f} img/s ×{row['bf16+compile_speedup']:.2f}"
+        for variant in ("bf16+channels_last", "bf16+compile"):
+            if variant in row:
+                line += f" | {variant} {row[variant]['images_per_s']:.1f} img/s ×{row[variant + '_speedup']:.2f}"
         lines.append(line)
     for key, row in report["sampling"].items():
         if key.startswith("batch_"):

@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-dir", dest="run_dir", help="where logs, grids and checkpoints go (default results/runs/<phase>-<profile>)")
     train.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast")
     train.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (slow first steps)")
+    train.add_argument("--channels-last", "--channels_last", dest="channels_last", action="store_true", default=None,
+                       help="tokenizer: convolutions in NHWC memory layout (faster on tensor-core GPUs)")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.set_defaults(run=_train)
 
@@ -134,6 +136,7 @@ def _train(args: argparse.Namespace) -> int:
 
     section = f"train_{args.phase}"
     overrides = {f"{section}.bf16": args.bf16, f"{section}.compile": args.compile, f"{section}.max_steps": args.max_steps,
+                 f"{section}.channels_last": args.channels_last,
                  "transformer.causal": args.autoregressive}
     config = load_config(args.profile, args.config_file, overrides)
     max_steps = None

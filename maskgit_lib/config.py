@@ -147,6 +147,7 @@ class TrainConfig:
     grad_clip: float = 1.0  # max global gradient norm (0: no clipping)
     bf16: bool = False  # bfloat16 autocast (CPU and CUDA); the quantizer stays fp32
     compile: bool = False  # torch.compile the model's forward (first steps are slow: compilation)
+    channels_last: bool = False  # tokenizer only: convolutions in NHWC layout (GPU tensor cores; no gain on the reference CPU)
     seed: int = 0
     log_every: int = 25  # steps between metric rows
     val_every: int = 500  # steps between validations (PSNR, codebook usage) and image grids

@@ -256,6 +256,10 @@ class VQGANTrainer(PhaseTrainer):
         self.opt_g = torch.optim.AdamW(trainable, lr=self.cfg.lr, betas=betas, weight_decay=self.cfg.weight_decay)
         self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=self.cfg.lr, betas=betas, weight_decay=self.cfg.weight_decay)
         self.lpips = self._perceptual()
+        if self.cfg.channels_last:  # NHWC: what tensor-core convolutions read without transposing
+            for module in (self.model, self.disc, self.lpips):
+                if module is not None:
+                    module.to(memory_format=torch.channels_last)
 
     def modules(self) -> dict[str, Any]:
         return {"model": self.model, "discriminator": self.disc, "opt_g": self.opt_g, "opt_d": self.opt_d}
@@ -342,7 +346,9 @@ class VQGANTrainer(PhaseTrainer):
 
     def train_step(self) -> dict[str, float]:
         images, _, epoch = training_batch(self.data, self.step, self.global_batch, self.cfg.seed)
-        images = images[ddp.local_share(self.cfg.batch_size)].to(self.device)  # this rank's share
+        images = images[ddp.local_share(self.cfg.batch_size)].to(self.device)  # this rank's share (B, 3, H, W)
+        if self.cfg.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         lr = self._set_lr(self.opt_g, self.opt_d)
         self.model.train()
         if self.config.loss.leaky_discriminator and self.step >= self.config.loss.disc_start_step:

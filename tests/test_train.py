@@ -87,6 +87,19 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tiny, tmp_path):
         assert torch.equal(value, resumed.model.state_dict()[key]), key
 
 
+def test_channels_last_changes_the_layout_not_the_training(tiny, tmp_path):
+    """NHWC is a memory layout: same steps (within float reordering), and checkpoints load anywhere."""
+    plain = make_trainer(tiny, tmp_path, "plain")
+    rows_plain = [plain.train_step() for _ in range(3)]  # GAN on from step 2
+    nhwc = make_trainer(tiny, tmp_path, "nhwc", train_vqgan__channels_last=True)
+    assert nhwc.model.decoder.conv_out.weight.is_contiguous(memory_format=torch.channels_last)
+    rows_nhwc = [nhwc.train_step() for _ in range(3)]
+    for a, b in zip(rows_plain, rows_nhwc, strict=True):
+        assert a.keys() == b.keys() and a["loss"] == pytest.approx(b["loss"], rel=1e-3)
+    reloaded, _ = load_vqgan(nhwc.save(), "cpu")  # a plain (NCHW) model takes the NHWC weights
+    torch.testing.assert_close(reloaded.state_dict()["decoder.conv_out.weight"], nhwc.model.decoder.conv_out.weight)
+
+
 def test_checkpoint_carries_everything_and_rebuilds_its_model(tiny, tmp_path):
     trainer = make_trainer(tiny, tmp_path)
     trainer.train_step()
