@@ -2,8 +2,8 @@
 
 Why patches: the GAN loss is there to restore local texture and sharp edges that L1 and LPIPS
 leave soft; judging patches is cheaper than judging images and gives the decoder a dense signal.
-GroupNorm (in fp32, see ``vqgan.GroupNorm32``) instead of BatchNorm: batch statistics would mix real and fake batches and differ
-between ranks under data parallelism.
+GroupNorm (in fp32, see ``vqgan.GroupNorm32``) instead of BatchNorm: batch statistics would mix
+real and fake batches and differ between ranks under data parallelism.
 """
 
 from __future__ import annotations

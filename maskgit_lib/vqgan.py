@@ -24,7 +24,7 @@ class GroupNorm32(nn.GroupNorm):
 
     Why: CUDA's autocast already runs group_norm in fp32, but CPU's runs it in bf16, where PyTorch's
     kernel is about 3× slower than in fp32 (forward and backward) and less accurate. On the reference
-    2-core CPU that alone took the tokenizer's bf16 training speed-up from 1.5× down to 1.3×. The
+    2-core CPU that alone held the tokenizer's bf16 training speed-up at 1.25× (1.4–1.6× without it). The
     parameters and the state-dict keys are those of ``nn.GroupNorm``.
     """
 
