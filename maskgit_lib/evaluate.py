@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from maskgit_lib.checkpoint import load_checkpoint
-from maskgit_lib.data import PreparedData, prepare_data, uint8_to_tensor
+from maskgit_lib.data import PreparedData, prepare_data
 from maskgit_lib.metrics import (
     FID_SHA256,
     frechet_distance,
@@ -77,11 +77,8 @@ def evaluate_tokenizer(path: str | Path, n: int = 2000, device: str | None = Non
     data = prepare_data(config.data, progress=progress)
     val, train, _ = reference_sets(data, n, device, progress)
     images = data.val_images[:n]
-    scores, _ = evaluate_reconstruction(model, images)
-    recon = []  # (PSNR and usage above came from the same reconstructions, without keeping them)
-    with torch.no_grad():
-        for start in progress_bar(range(0, n, 250), progress, "reconstructing"):
-            recon.append(to_uint8_nchw(model(uint8_to_tensor(images[start : start + 250], device))[0]).cpu())
+    recon: list[torch.Tensor] = []
+    scores, _ = evaluate_reconstruction(model, images, keep=recon)
     recon_feats = inception_features(torch.cat(recon), device=device, progress=progress)
     return {
         "checkpoint": str(path), "phase": "vqgan", "n": n, "device": str(device),

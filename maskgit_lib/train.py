@@ -38,7 +38,7 @@ from maskgit_lib.losses import (
     perceptual_loss,
     reconstruction_loss,
 )
-from maskgit_lib.metrics import psnr
+from maskgit_lib.metrics import psnr, to_uint8_nchw
 from maskgit_lib.paths import results_dir
 from maskgit_lib.perceptual import load_lpips
 from maskgit_lib.progress import progress_bar
@@ -66,10 +66,11 @@ def default_run_dir(phase: str, profile: str) -> Path:
 
 @torch.no_grad()
 def evaluate_reconstruction(
-    model: VQGAN, images, batch_size: int = 256, bf16: bool = False
+    model: VQGAN, images, batch_size: int = 256, bf16: bool = False, keep: list[torch.Tensor] | None = None
 ) -> tuple[dict[str, float], torch.Tensor]:
     """Reconstruct uint8 images (N, H, W, 3); return PSNR, codebook usage and perplexity, and the
-    per-code hit counts (K,)."""
+    per-code hit counts (K,). With ``keep``, each batch's reconstructions are appended to it as uint8
+    (B, 3, H, W) on the CPU (for rFID: one pass serves both)."""
     model.eval()
     device = next(model.parameters()).device
     usage = CodebookUsage(model.config.quantizer.codebook_size)
@@ -79,6 +80,8 @@ def evaluate_reconstruction(
         with autocast_for(device, bf16):
             recon, quant = model(batch)
         psnr_sum += psnr(recon.float(), batch).sum().item()
+        if keep is not None:
+            keep.append(to_uint8_nchw(recon.float()).cpu())
         usage.update(quant.indices)
     result = {"val_psnr": psnr_sum / len(images), "val_usage": usage.usage(), "val_perplexity": usage.perplexity(), "val_images": len(images)}
     return result, usage.counts
