@@ -156,8 +156,7 @@ class PhaseTrainer:
 
     def load(self, path: str | Path) -> None:
         """Resume from ``path``; refuses a checkpoint whose architecture differs from the config."""
-        payload = load_checkpoint(path, phase=self.phase)
-        check_same_settings(payload["config"], self.config.to_dict(), self.architecture_sections, path)
+        payload = check_resumable(path, self.phase, self.config, self.architecture_sections)
         for key, module in self.modules().items():
             module.load_state_dict(payload[key])
         self.step = int(payload["step"])
@@ -397,6 +396,15 @@ class VQGANTrainer(PhaseTrainer):
         }
 
 
+def check_resumable(path: str | Path, phase: str, config: Config, sections: tuple[str, ...]) -> dict[str, Any]:
+    """The checkpoint at ``path`` if a ``phase`` run of ``config`` can resume from it, else a
+    CheckpointError naming what differs. The ``train_*`` entry points call it before preparing data
+    and tokens (minutes), so a wrong ``--ckpt_path`` fails at once."""
+    payload = load_checkpoint(path, phase=phase)
+    check_same_settings(payload["config"], config.to_dict(), sections, path)
+    return payload
+
+
 def train_vqgan(
     config: Config,
     ckpt_path: str | Path | None = None,
@@ -405,6 +413,8 @@ def train_vqgan(
     progress: bool = True,
 ) -> dict[str, Any]:
     """What ``maskgit train --phase vqgan`` runs."""
+    if ckpt_path:
+        check_resumable(ckpt_path, VQGANTrainer.phase, config, VQGANTrainer.architecture_sections)
     return VQGANTrainer(config, run_dir=run_dir, progress=progress).run(ckpt_path, max_steps)
 
 

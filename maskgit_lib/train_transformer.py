@@ -28,7 +28,7 @@ from maskgit_lib.masking import training_mask
 from maskgit_lib.paths import repo_root
 from maskgit_lib.sampling import maskgit_decode
 from maskgit_lib.tokens import token_dataset
-from maskgit_lib.train import PhaseTrainer, autocast_for, load_vqgan
+from maskgit_lib.train import PhaseTrainer, autocast_for, check_resumable, load_vqgan
 from maskgit_lib.transformer import MaskGITTransformer, masked_token_loss
 
 
@@ -177,6 +177,9 @@ class TransformerTrainer(PhaseTrainer):
 
 def train_transformer(config: Config, ckpt_path=None, max_steps: int | None = None, run_dir=None, progress: bool = True) -> dict[str, Any]:
     """What ``maskgit train --phase transformer`` runs."""
+    if ckpt_path:
+        phase = "transformer-ar" if config.transformer.causal else TransformerTrainer.phase
+        check_resumable(ckpt_path, phase, config, TransformerTrainer.architecture_sections)
     return TransformerTrainer(config, run_dir=run_dir, progress=progress).run(ckpt_path, max_steps)
 
 

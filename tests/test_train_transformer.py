@@ -101,6 +101,17 @@ def test_missing_tokenizer_is_a_clear_error(setup):
         make(setup, "none", transformer__tokenizer="nowhere/vqgan.ckpt")
 
 
+def test_wrong_resume_checkpoint_fails_before_any_preparation(setup, monkeypatch):
+    """A tokenizer checkpoint passed as --ckpt_path is refused before data and tokens are prepared."""
+    from maskgit_lib import train_transformer as module
+    from maskgit_lib.train_transformer import tokenizer_path
+
+    config, _, _ = setup
+    monkeypatch.setattr(module.TransformerTrainer, "__init__", lambda *a, **k: pytest.fail("prepared before checking"))
+    with pytest.raises(CheckpointError, match="'vqgan' checkpoint, but a 'transformer' one"):
+        module.train_transformer(config, ckpt_path=tokenizer_path(config))
+
+
 def test_architecture_mismatch_on_resume(setup):
     path = make(setup, "arch").save()
     other = make(setup, "arch2", transformer__depth=3)
