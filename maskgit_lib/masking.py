@@ -44,11 +44,13 @@ def _sqrt(r: torch.Tensor) -> torch.Tensor:
 
 def _log(r: torch.Tensor) -> torch.Tensor:
     # 1 - log(1 + (e - 1) r): log-shaped (reveals many tokens early), γ(0) = 1, γ(1) = 0.
+    # Not the reference's form, which depends on N: see ``reference_gamma``.
     return 1 - torch.log1p((math.e - 1) * r)
 
 
 def _exp(r: torch.Tensor) -> torch.Tensor:
     # 1 - (e^r - 1)/(e - 1): exponential-shaped (reveals few tokens early), γ(0) = 1, γ(1) = 0.
+    # Not the reference's form, which depends on N: see ``reference_gamma``.
     return 1 - torch.expm1(r) / (math.e - 1)
 
 
@@ -69,6 +71,27 @@ def gamma(name: str, r: torch.Tensor | float) -> torch.Tensor:
         raise ValueError(f"unknown masking schedule {name!r}; choose from {', '.join(SCHEDULES)}")
     r = torch.as_tensor(r, dtype=torch.float64)
     return SCHEDULES[name](r.clamp(0, 1)).clamp(0, 1)
+
+
+def reference_gamma(name: str, r: torch.Tensor | float, n_tokens: int) -> torch.Tensor:
+    """γ(r) as google-research/maskgit's ``mask_schedule.py`` defines ``log`` and ``exp``, for comparison.
+
+    There both depend on the number of tokens N, and every γ is clipped to [1e-6, 1]:
+    ``log``: −log₂(r) / log₂(N) (infinite at r = 0, so clipped to 1 until r = 1/N; very convex);
+    ``exp``: 1 − 2^(−log₂(N)·(1 − r)) = 1 − N^(r − 1) (starts at 1 − 1/N, concave).
+    The course's ``log`` and ``exp`` (``SCHEDULES``) are N-free shapes with γ(0) = 1 and γ(1) = 0
+    exactly, so that one function of r serves every grid size; ``cosine`` and the powers agree
+    with the reference (``uniform`` is ``linear``, ``pow2`` is ``square``).
+    """
+    r = torch.as_tensor(r, dtype=torch.float64).clamp(0, 1)
+    log2_n = math.log2(n_tokens)
+    if name == "log":
+        value = -torch.log2(r) / log2_n  # r = 0 gives +inf, clipped to 1 below
+    elif name == "exp":
+        value = 1 - torch.exp2(-log2_n * (1 - r))
+    else:
+        raise ValueError(f"the reference forms are 'log' and 'exp' (the others match SCHEDULES), got {name!r}")
+    return value.clamp(1e-6, 1.0)
 
 
 def training_mask(
@@ -103,6 +126,11 @@ def tokens_fixed_after_step(schedule: str, steps: int, n_tokens: int) -> list[in
         fixed.append(min(max(target, at_least), at_most))
     fixed[-1] = n_tokens
     return fixed
+
+
+def tokens_masked_after_step(schedule: str, steps: int, n_tokens: int) -> list[int]:
+    """How many tokens are still masked after each of ``steps`` decoding steps: N − fixed, ending at 0."""
+    return [n_tokens - fixed for fixed in tokens_fixed_after_step(schedule, steps, n_tokens)]
 
 
 def tokens_revealed_per_step(schedule: str, steps: int, n_tokens: int) -> list[int]:

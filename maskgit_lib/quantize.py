@@ -21,6 +21,7 @@ Distances and argmin run in fp32 even under bf16 autocast: rounding would change
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -100,9 +101,7 @@ class VectorQuantizer(nn.Module):
         return QuantizerOutput(quantized, indices.view(batch, height, width), loss, usage, perplexity)
 
     def _nearest(self, flat: torch.Tensor) -> torch.Tensor:
-        codes = self.codes().detach().float()  # (K, D)
-        distances = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ codes.t() + codes.pow(2).sum(1)[None]  # (N, K)
-        return distances.argmin(dim=1)
+        return nearest_code(flat, self.codes().detach().float())
 
     @torch.no_grad()
     def _kmeans_init(self, flat: torch.Tensor) -> None:
@@ -126,15 +125,12 @@ class VectorQuantizer(nn.Module):
 
     @torch.no_grad()
     def _ema_update(self, flat: torch.Tensor, indices: torch.Tensor) -> None:
-        size, decay = self.config.codebook_size, self.config.ema_decay
-        counts = torch.bincount(indices, minlength=size).float()  # (K,)
-        sums = torch.zeros(size, flat.shape[1], device=flat.device).index_add_(0, indices, flat)  # (K, D)
-        _all_reduce(counts, sums)  # every rank sees the same statistics, so codebooks stay identical
-        self.ema_count.mul_(decay).add_(counts, alpha=1 - decay)
-        self.ema_sum.mul_(decay).add_(sums, alpha=1 - decay)
-        total = self.ema_count.sum()
-        smoothed = (self.ema_count + 1e-5) / (total + size * 1e-5) * total  # Laplace smoothing
-        self.codebook.data.copy_(self.ema_sum / smoothed[:, None])
+        # every rank sees the same statistics (_all_reduce), so the codebooks stay identical
+        count, total, codebook = ema_codebook_update(self.ema_count, self.ema_sum, flat, indices, self.config.ema_decay,
+                                                     reduce=_all_reduce)
+        self.ema_count.copy_(count)
+        self.ema_sum.copy_(total)
+        self.codebook.data.copy_(codebook)
 
     @torch.no_grad()
     def _restart_dead_codes(self, flat: torch.Tensor, counts: torch.Tensor) -> None:
@@ -155,6 +151,45 @@ class VectorQuantizer(nn.Module):
             self.ema_sum[dead] = fresh
             self.ema_count[dead] = 1.0
         self.steps_unused[dead] = 0
+
+
+def nearest_code(flat: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """Index of the nearest code for each vector: flat (N, D), codes (K, D) → (N,) int64.
+
+    ‖z − e‖² = ‖z‖² − 2 z·e + ‖e‖², so all N×K distances come from one matrix product instead of an
+    (N, K, D) tensor of differences (the memory a 16×16 grid × 8192 codes would need).
+    """
+    distances = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ codes.t() + codes.pow(2).sum(1)[None]  # (N, K)
+    return distances.argmin(dim=1)
+
+
+@torch.no_grad()
+def ema_codebook_update(
+    ema_count: torch.Tensor, ema_sum: torch.Tensor, flat: torch.Tensor, indices: torch.Tensor, decay: float,
+    eps: float = 1e-5, reduce: Callable[..., None] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One EMA step of the codebook: k-means with momentum (van den Oord et al. 2017, appendix A.1).
+
+    ema_count (K,) smoothed counts of vectors assigned to each code; ema_sum (K, D) smoothed sums of
+    those vectors; flat (N, D) this batch's vectors; indices (N,) their codes. With n_k and s_k this
+    batch's count and sum for code k:
+
+        N_k ← γ·N_k + (1 − γ)·n_k,   S_k ← γ·S_k + (1 − γ)·s_k,   e_k = S_k / Ñ_k,
+
+    where Ñ_k = (N_k + ε) / (Σ N + K·ε) · Σ N is N_k Laplace-smoothed, so a code that stops
+    receiving vectors is divided by a small positive number, never by zero. ``reduce`` sums the
+    batch statistics over data-parallel ranks. Returns the new (ema_count, ema_sum, codebook).
+    """
+    size = len(ema_count)
+    counts = torch.bincount(indices, minlength=size).float()  # (K,) n_k
+    sums = torch.zeros(size, flat.shape[1], device=flat.device).index_add_(0, indices, flat)  # (K, D) s_k
+    if reduce is not None:
+        reduce(counts, sums)
+    ema_count = ema_count.mul(decay).add_(counts, alpha=1 - decay)  # (K,)
+    ema_sum = ema_sum.mul(decay).add_(sums, alpha=1 - decay)  # (K, D)
+    total = ema_count.sum()
+    smoothed = (ema_count + eps) / (total + size * eps) * total  # (K,) Laplace smoothing
+    return ema_count, ema_sum, ema_sum / smoothed[:, None]
 
 
 def _squared_distances(x: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:

@@ -3,11 +3,20 @@
 MaskGIT decoding with T steps starts from all N tokens masked. At step t it
 1. predicts every masked token at once (one forward pass; with classifier-free guidance, two),
 2. samples a token for each masked position from softmax(logits / temperature),
-3. scores each sample by its log-probability (its *confidence*) plus Gumbel noise whose scale
-   anneals to zero, ``randomness × (1 − (t+1)/T)``, so early steps explore and late steps commit,
+3. scores each sample by its log-probability under the *untempered* model (its *confidence*) plus
+   Gumbel noise whose scale anneals to zero, ``randomness × (1 − (t+1)/T)``, so early steps explore
+   and late steps commit,
 4. keeps the ⌊N·(1 − γ((t+1)/T))⌋ best-scoring positions fixed (already fixed tokens always stay),
    and masks the rest again.
-Every step's tokens, mask and confidences are returned, so a widget can replay the decoding.
+Steps 2–4 are ``decode_step``, one function a learner can write and compare. Every step's tokens,
+mask and confidences are returned, so a widget can replay the decoding.
+
+Temperature and confidence: google-research/maskgit (``parallel_decode.py``) samples from the plain
+softmax and ranks by the probability of the sampled token. A sampling temperature (as in Muse and
+most PyTorch ports) sharpens what is sampled; ranking with the *tempered* probabilities instead
+would collapse them to exact ties at low temperature (every near-greedy sample has probability
+≈ 1, log-probability 0), and the order would be left to the noise. So the confidence is scored
+untempered by default; ``confidence="tempered"`` keeps the other behaviour for comparison.
 
 Editing is the same loop started from a real image's tokens with only a region masked: inpainting
 (a box inside), outpainting (the border, or new columns after shifting the content), and class
@@ -39,7 +48,9 @@ class DecodeHistory:
     fixed_counts: list[int] = field(default_factory=list)  # tokens fixed after each step (kept ones included)
 
 
-def _gumbel(shape: torch.Size, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+def gumbel_noise(shape: torch.Size, generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Standard Gumbel noise, -log(-log U): adding it to log-probabilities and taking the top-k samples
+    k positions without replacement in proportion to their probabilities (the Gumbel-top-k trick)."""
     uniform = torch.rand(shape, generator=generator, device=device).clamp(1e-20, 1.0)
     return -torch.log((-torch.log(uniform)).clamp_min(1e-20))
 
@@ -65,12 +76,15 @@ def maskgit_decode(
     seed: int = 0,
     init_tokens: torch.Tensor | None = None,
     edit_mask: torch.Tensor | None = None,
+    confidence_from: str = "untempered",
 ) -> tuple[torch.Tensor, DecodeHistory]:
     """Sample ``n_samples`` token grids. Returns tokens (B, N) and the per-step history.
 
     ``temperature`` divides the logits (lower: safer, less varied); ``randomness`` scales the Gumbel
     noise on the confidences (the reference implementation's "choice temperature", 4.5);
-    ``cfg_scale`` > 0 applies classifier-free guidance toward ``labels``.
+    ``cfg_scale`` > 0 applies classifier-free guidance (Ho & Salimans 2022) toward ``labels``;
+    ``confidence_from``: rank by the untempered log-probabilities (the reference's behaviour) or by
+    the tempered ones (ties at low temperature; see the module docstring).
     Editing: ``init_tokens`` (B, N) are kept wherever ``edit_mask`` ((N,) or (B, N), True =
     regenerate) is False; the schedule then spreads only the masked tokens over the steps.
     """
@@ -87,22 +101,47 @@ def maskgit_decode(
     budget = [n_kept + f for f in tokens_fixed_after_step(schedule, steps, n_tokens - n_kept)]
     history = DecodeHistory()
     for t in range(steps):
-        logits = _guided_logits(model, tokens, labels, cfg_scale) / max(temperature, 1e-6)  # (B, N, K)
-        log_probs = torch.log_softmax(logits, dim=-1)
-        sampled = torch.multinomial(log_probs.exp().view(-1, log_probs.shape[-1]), 1, generator=generator).view(n_samples, n_tokens)
-        confidence = log_probs.gather(-1, sampled[..., None])[..., 0]  # (B, N)
-        unknown = tokens == mask_id
-        sampled = torch.where(unknown, sampled, tokens)  # fixed tokens stay what they are
-        score = torch.where(unknown, confidence, torch.inf)  # ... and always rank first
-        score = score + randomness * (1 - (t + 1) / steps) * _gumbel(score.shape, generator, device)
-        rank = score.argsort(dim=1, descending=True).argsort(dim=1)  # (B, N) 0 = most confident
-        keep = rank < budget[t]
-        tokens = torch.where(keep, sampled, mask_id)
+        logits = _guided_logits(model, tokens, labels, cfg_scale)  # (B, N, K)
+        tokens, confidence = decode_step(logits, tokens, mask_id, budget[t], t, steps, temperature, randomness,
+                                         generator, confidence_from)
         history.tokens.append(tokens.cpu())
-        history.masked.append((~keep).cpu())
+        history.masked.append((tokens == mask_id).cpu())
         history.confidence.append(confidence.cpu())
         history.fixed_counts.append(budget[t])
     return tokens, history
+
+
+CONFIDENCES = ("untempered", "tempered")
+
+
+def decode_step(
+    logits: torch.Tensor, tokens: torch.Tensor, mask_id: int, n_keep: int, t: int, steps: int,
+    temperature: float = 1.0, randomness: float = 4.5, generator: torch.Generator | None = None,
+    confidence_from: str = "untempered",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of MaskGIT decoding: sample every position, keep the ``n_keep`` most confident, mask the rest.
+
+    logits (B, N, K) for every position; tokens (B, N), ``mask_id`` where still unknown; ``n_keep``:
+    how many tokens are fixed after this step, the already known ones included; ``t`` (0-based) of
+    ``steps``. Random numbers come from ``generator`` in a fixed order, the sample first
+    (``torch.multinomial``), then the Gumbel noise (``gumbel_noise``), so two implementations that
+    follow it agree exactly. Returns the new tokens (B, N), ``mask_id`` where masked again, and the
+    confidence (B, N): the log-probability of each position's sample (meaningless where the token
+    was already known).
+    """
+    if confidence_from not in CONFIDENCES:
+        raise ValueError(f"confidence_from must be one of {', '.join(CONFIDENCES)}, got {confidence_from!r}")
+    batch, n_tokens, n_codes = logits.shape
+    tempered = torch.log_softmax(logits.float() / max(temperature, 1e-6), dim=-1)  # (B, N, K)
+    sampled = torch.multinomial(tempered.exp().view(-1, n_codes), 1, generator=generator).view(batch, n_tokens)  # (B, N)
+    scored = tempered if confidence_from == "tempered" or temperature == 1 else torch.log_softmax(logits.float(), dim=-1)
+    confidence = scored.gather(-1, sampled[..., None])[..., 0]  # (B, N)
+    unknown = tokens == mask_id  # (B, N)
+    sampled = torch.where(unknown, sampled, tokens)  # known tokens stay what they are
+    score = torch.where(unknown, confidence, torch.inf)  # ... and always rank first
+    score = score + randomness * (1 - (t + 1) / steps) * gumbel_noise(score.shape, generator, logits.device)
+    rank = score.argsort(dim=1, descending=True).argsort(dim=1)  # (B, N) 0 = most confident
+    return torch.where(rank < n_keep, sampled, mask_id), confidence
 
 
 def _start_tokens(

@@ -10,7 +10,9 @@ import torch
 from maskgit_lib.masking import (
     SCHEDULES,
     gamma,
+    reference_gamma,
     tokens_fixed_after_step,
+    tokens_masked_after_step,
     tokens_revealed_per_step,
     training_mask,
 )
@@ -71,3 +73,23 @@ def test_decoding_budget_formula_and_edge_cases():
     assert tokens_revealed_per_step("cosine", 8, 64)[0] < tokens_revealed_per_step("cosine", 8, 64)[-1]
     with pytest.raises(ValueError, match="between 1 and the number of tokens"):
         tokens_revealed_per_step("cosine", 65, 64)
+
+
+def test_tokens_masked_after_step_counts_down_to_zero():
+    assert tokens_masked_after_step("cosine", 8, 64) == [64 - f for f in tokens_fixed_after_step("cosine", 8, 64)]
+    assert tokens_masked_after_step("linear", 1, 10) == [0]
+    assert tokens_masked_after_step("cosine", 10, 10) == list(range(9, -1, -1))
+
+
+def test_reference_log_and_exp_are_the_google_research_forms():
+    """mask_schedule.py: log = -log2(r)/log2(N), exp = 1 - 2^(-log2(N)(1 - r)), clipped to [1e-6, 1]."""
+    n = 256
+    for r in [0.1, 0.25, 0.5, 0.9]:
+        assert float(reference_gamma("log", r, n)) == pytest.approx(-math.log2(r) / 8)
+        assert float(reference_gamma("exp", r, n)) == pytest.approx(1 - 2 ** (-8 * (1 - r)))
+    assert float(reference_gamma("log", 0.0, n)) == 1.0 and float(reference_gamma("log", 1.0, n)) == 1e-6
+    assert float(reference_gamma("exp", 0.0, n)) == pytest.approx(1 - 1 / n)
+    # the course's N-free shapes differ: the reference log is far more convex
+    assert float(reference_gamma("log", 0.5, n)) < float(gamma("log", 0.5)) / 2
+    with pytest.raises(ValueError, match="reference forms"):
+        reference_gamma("cosine", 0.5, n)

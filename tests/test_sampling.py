@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from maskgit_lib.masking import tokens_fixed_after_step
-from maskgit_lib.sampling import _guided_logits, _gumbel, autoregressive_decode, maskgit_decode
+from maskgit_lib.sampling import (
+    _guided_logits,
+    autoregressive_decode,
+    decode_step,
+    gumbel_noise,
+    maskgit_decode,
+)
 from maskgit_lib.transformer import MaskGITTransformer
 
 K, C, N = 32, 4, 16
@@ -77,7 +83,7 @@ def test_autoregressive_decoding():
 
 
 def test_gumbel_noise_is_finite_and_standard():
-    noise = _gumbel(torch.Size([200_000]), torch.Generator().manual_seed(0), torch.device("cpu"))
+    noise = gumbel_noise(torch.Size([200_000]), torch.Generator().manual_seed(0), torch.device("cpu"))
     assert torch.isfinite(noise).all()
     assert abs(noise.mean().item() - 0.5772) < 0.01 and abs(noise.var().item() - 1.6449) < 0.03  # Euler γ, π²/6
 
@@ -93,3 +99,34 @@ def test_without_noise_each_step_keeps_the_most_confident_samples():
             if still[b].any():
                 assert confidence[b][new[b]].min() >= confidence[b][still[b]].max()
         previously_masked = masked
+
+
+def test_confidence_is_scored_untempered_by_default_and_tempered_ties_at_low_temperature():
+    """The reference ranks by the untempered probability of the sample; tempered log-probabilities of
+    near-greedy samples are all ≈ 0, so they tie and the order is left to the noise."""
+    torch.manual_seed(0)
+    logits = 3 * torch.randn(2, N, K)  # (B, N, K)
+    tokens = torch.full((2, N), K)  # all masked ([MASK] = K here)
+    g = torch.Generator().manual_seed(0)
+    _, plain = decode_step(logits, tokens, K, 4, 0, 8, temperature=0.01, randomness=0.0, generator=g)
+    g = torch.Generator().manual_seed(0)
+    _, tempered = decode_step(logits, tokens, K, 4, 0, 8, temperature=0.01, randomness=0.0, generator=g, confidence_from="tempered")
+    greedy = logits.argmax(-1)  # temperature 0.01 samples the argmax here
+    torch.testing.assert_close(plain, torch.log_softmax(logits, -1).gather(-1, greedy[..., None])[..., 0])
+    assert (tempered == 0).float().mean() > 0.9 and (plain == 0).float().mean() == 0
+    assert plain.unique().numel() == plain.numel()  # no ties: the ranking means something
+    with pytest.raises(ValueError, match="confidence_from"):
+        decode_step(logits, tokens, K, 4, 0, 8, confidence_from="cold")
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_decode_step_without_noise_keeps_known_tokens_and_the_most_confident(temperature):
+    torch.manual_seed(1)
+    logits = torch.randn(3, N, K)
+    tokens = torch.full((3, N), K)
+    tokens[:, :3] = torch.randint(0, K, (3, 3))  # three known tokens per row
+    new, confidence = decode_step(logits, tokens, K, 7, 2, 8, temperature, randomness=0.0, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(new[:, :3], tokens[:, :3]) and ((new != K).sum(1) == 7).all()
+    for b in range(3):
+        kept, dropped = (new[b, 3:] != K), (new[b, 3:] == K)
+        assert confidence[b, 3:][kept].min() >= confidence[b, 3:][dropped].max()
