@@ -37,8 +37,8 @@ from maskgit_lib.data import PreparedData, prepare_data
 from maskgit_lib.paths import results_dir
 from maskgit_lib.sampling import autoregressive_decode, maskgit_decode, time_sampling
 from maskgit_lib.system import environment_report, pick_device
-from maskgit_lib.train import VQGANTrainer
 from maskgit_lib.train_transformer import TransformerTrainer, build_transformer, tokenizer_path
+from maskgit_lib.train_vqgan import VQGANTrainer
 from maskgit_lib.vqgan import VQGAN
 
 

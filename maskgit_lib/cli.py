@@ -131,8 +131,8 @@ def _prepare_data(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from maskgit_lib import distributed as ddp
     from maskgit_lib.data import prepare_data, steps_per_epoch
-    from maskgit_lib.train import train_vqgan
     from maskgit_lib.train_transformer import train_transformer
+    from maskgit_lib.train_vqgan import train_vqgan
 
     section = f"train_{args.phase}"
     overrides = {f"{section}.bf16": args.bf16, f"{section}.compile": args.compile, f"{section}.max_steps": args.max_steps,
@@ -163,8 +163,8 @@ def _sample(args: argparse.Namespace) -> int:
 
     from maskgit_lib.checkpoint import load_checkpoint
     from maskgit_lib.sampling import autoregressive_decode, maskgit_decode
-    from maskgit_lib.train import load_vqgan
     from maskgit_lib.train_transformer import load_transformer, tokenizer_path
+    from maskgit_lib.train_vqgan import load_vqgan
     from maskgit_lib.viz import image_grid, save_image
 
     model, config = load_transformer(args.checkpoint)

@@ -34,8 +34,8 @@ from maskgit_lib.metrics import (
 from maskgit_lib.progress import progress_bar
 from maskgit_lib.sampling import autoregressive_decode, maskgit_decode
 from maskgit_lib.system import pick_device
-from maskgit_lib.train import evaluate_reconstruction, load_vqgan
 from maskgit_lib.train_transformer import load_transformer, tokenizer_path
+from maskgit_lib.train_vqgan import evaluate_reconstruction, load_vqgan
 
 
 def _check_n(data: PreparedData, n: int) -> None:

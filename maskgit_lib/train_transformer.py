@@ -7,7 +7,7 @@ model also learns the unconditional distribution that classifier-free guidance n
 the cross-entropy on the masked positions. With ``transformer.causal`` the same trainer fits the
 autoregressive baseline (next-token loss on every position, no masking).
 
-Logging, checkpoints and exact resume come from :class:`maskgit_lib.train.PhaseTrainer`; batches,
+Logging, checkpoints and exact resume come from :class:`maskgit_lib.trainer.PhaseTrainer`; batches,
 masks and label drops are pure functions of (seed, step).
 """
 
@@ -27,8 +27,9 @@ from maskgit_lib.data import PreparedData, epoch_order, prepare_data
 from maskgit_lib.masking import training_mask
 from maskgit_lib.paths import repo_root
 from maskgit_lib.sampling import maskgit_decode
-from maskgit_lib.tokens import token_dataset
-from maskgit_lib.train import PhaseTrainer, autocast_for, check_resumable, load_vqgan
+from maskgit_lib.tokens import file_digest, token_dataset
+from maskgit_lib.train_vqgan import load_vqgan
+from maskgit_lib.trainer import PhaseTrainer, autocast_for, check_resumable
 from maskgit_lib.transformer import MaskGITTransformer, masked_token_loss
 
 
@@ -66,6 +67,7 @@ class TransformerTrainer(PhaseTrainer):
             self.data = data if data is not None else prepare_data(config.data, progress=self.progress)
         path = tokenizer_path(config)
         self.tokenizer, _ = load_vqgan(path, self.device)
+        self.tokenizer_digest = file_digest(path)  # ties the Transformer to these exact tokenizer bytes
         with ddp.main_first():  # rank 0 encodes and caches the tokens; the others read the cache
             self.tokens = token_dataset(self.data, self.tokenizer, path, progress=progress and ddp.is_main())
         self.n_train = len(self.tokens["train_tokens"])
@@ -167,6 +169,10 @@ class TransformerTrainer(PhaseTrainer):
         save_image(image_grid(self.sample_grid(), n_cols=8), self.run_dir / f"samples_{self.step:06d}.png", scale=3)
         return result
 
+    def state(self) -> dict[str, Any]:
+        """The checkpoint also records which tokenizer file the token ids mean something for."""
+        return {**super().state(), "tokenizer_digest": self.tokenizer_digest}
+
     def result_text(self, summary: dict[str, Any]) -> str:
         return f"val loss {summary['val_loss']:.3f}, masked-token accuracy {summary['val_accuracy']:.1%}"
 
@@ -206,7 +212,7 @@ def ensure_tokenizer(config: Config, train_if_missing: bool = False, progress: b
     except CheckpointError:
         if not train_if_missing:
             raise
-    from maskgit_lib.train import train_vqgan
+    from maskgit_lib.train_vqgan import train_vqgan
 
     path = Path(config.transformer.tokenizer.format(profile=config.profile)).expanduser()
     if not path.is_absolute():

@@ -41,12 +41,12 @@ def fast_tokenizer(root: Path, patch: pytest.MonkeyPatch, config=None, steps: in
 
     Returns (config with ``transformer.tokenizer`` pointing at it, data).
     """
-    from maskgit_lib import train as train_module
+    from maskgit_lib import train_vqgan as train_vqgan_module
     from maskgit_lib.data import prepare_data
-    from maskgit_lib.train import VQGANTrainer
+    from maskgit_lib.train_vqgan import VQGANTrainer
 
     patch.setenv("MASKGIT_DATA_DIR", str(root / "data"))
-    patch.setattr(train_module, "load_lpips", lambda net: None)
+    patch.setattr(train_vqgan_module, "load_lpips", lambda net: None)
     config = config or small_fast_config()
     data = prepare_data(config.data, progress=False)
     VQGANTrainer(config, data=data, run_dir=root / "vqgan", progress=False, log=lambda m: None).fit(steps)

@@ -7,17 +7,18 @@ import json
 import pytest
 import torch
 
-from maskgit_lib import train as train_module
+from maskgit_lib import train_vqgan as train_vqgan_module
 from maskgit_lib.checkpoint import CheckpointError, load_checkpoint
 from maskgit_lib.config import load_config
 from maskgit_lib.data import prepare_data
-from maskgit_lib.train import VQGANTrainer, load_vqgan
+from maskgit_lib.train_vqgan import VQGANTrainer, load_vqgan
+from maskgit_lib.trainer import read_metrics
 
 
 @pytest.fixture
 def tiny(data_home, monkeypatch):
     """The fast profile with 48 training images and no LPIPS download attempts."""
-    monkeypatch.setattr(train_module, "load_lpips", lambda net: None)
+    monkeypatch.setattr(train_vqgan_module, "load_lpips", lambda net: None)
     config = load_config("fast")
     config.data.n_train, config.data.n_val = 48, 16
     config.train_vqgan.batch_size = 8
@@ -160,10 +161,10 @@ def test_metrics_log_restarts_with_a_fresh_run_and_trims_on_resume(tiny, tmp_pat
     first.fit()
     again = VQGANTrainer(config, data=data, run_dir=tmp_path / "log", progress=False, log=lambda m: None)
     again.fit()  # a fresh run into the same folder: its own log only
-    steps = [r["step"] for r in train_module.read_metrics(tmp_path / "log" / "metrics.jsonl") if "loss" in r]
+    steps = [r["step"] for r in read_metrics(tmp_path / "log" / "metrics.jsonl") if "loss" in r]
     assert steps == [1, 2, 3, 4]
     resumed = VQGANTrainer(config, data=data, run_dir=tmp_path / "log", progress=False, log=lambda m: None)
     resumed.load(tmp_path / "log" / "checkpoints" / "last.ckpt")  # step 4
     resumed.fit(6)
-    rows = train_module.read_metrics(tmp_path / "log" / "metrics.jsonl")
+    rows = read_metrics(tmp_path / "log" / "metrics.jsonl")
     assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4, 5, 6]

@@ -1,0 +1,197 @@
+"""What both training phases share: the loop, logging, the metrics log, the learning-rate schedule,
+autocast, checkpoints and exact resume.
+
+A phase (:mod:`maskgit_lib.train_vqgan`, :mod:`maskgit_lib.train_transformer`) subclasses
+:class:`PhaseTrainer` and supplies its model, its ``train_step()`` and its validation. A run writes to
+``results/runs/<phase>-<profile>/``: ``metrics.jsonl`` (one JSON row per log or validation),
+``curves.png``, the phase's images, ``summary.json`` and ``checkpoints/last.ckpt`` (atomic).
+``--ckpt_path`` resumes from a checkpoint and continues exactly as an uninterrupted run would:
+batches are a pure function of the step, and the RNG state is saved.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from maskgit_lib import distributed as ddp
+from maskgit_lib.checkpoint import check_same_settings, load_checkpoint, save_checkpoint
+from maskgit_lib.config import Config, TrainConfig
+from maskgit_lib.paths import results_dir
+from maskgit_lib.progress import progress_bar
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup to ``lr``, then cosine decay to ``lr * min_lr_ratio`` at ``max_steps``."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min((step - cfg.warmup_steps) / max(cfg.max_steps - cfg.warmup_steps, 1), 1.0)
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def autocast_for(device: torch.device, enabled: bool):
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if enabled else nullcontext()
+
+
+def default_run_dir(phase: str, profile: str) -> Path:
+    return results_dir() / "runs" / f"{phase}-{profile}"
+
+
+class MetricsLog:
+    """Appends one JSON object per line; easy to read back with pandas or ``read_metrics``."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def restart_at(self, step: int) -> None:
+        """Forget rows after ``step``: a fresh run (step 0) starts an empty log, a resumed run drops
+        what an interrupted run logged after its last checkpoint."""
+        kept = [r for r in read_metrics(self.path) if r["step"] <= step] if step > 0 else []
+        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+    def write(self, row: dict[str, Any]) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()}) + "\n")
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    path = Path(path)
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
+class PhaseTrainer:
+    """What both training phases share: the loop, logging, validation cadence, checkpoints, resume.
+
+    A phase defines ``phase``, ``cfg`` (its :class:`TrainConfig`), ``model``, ``modules()`` (the
+    state dicts to checkpoint), ``train_step()``, ``validate_and_show(n)``, ``curve_keys`` and
+    ``summary_extra()``.
+    """
+
+    phase: str
+    architecture_sections: tuple[str, ...]
+    curve_keys: tuple[list[str], list[str]]
+
+    def _setup_common(self, config: Config, cfg: TrainConfig, run_dir, progress: bool, device, log) -> None:
+        self.config, self.cfg = config, cfg
+        self.progress, self.log = progress and ddp.is_main(), (log if ddp.is_main() else (lambda message: None))
+        self.device = torch.device(device or (f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cpu"))
+        self.global_batch = cfg.batch_size * ddp.world_size()  # what one optimizer step sees, over all ranks
+        torch.manual_seed(cfg.seed)  # model initialisation and the quantizer's random choices
+        self.run_dir = Path(run_dir) if run_dir else default_run_dir(self.phase, config.profile)
+        self.step = 0
+        self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+
+    def _compiled(self, model: nn.Module) -> nn.Module:
+        """``model`` itself, or with ``compile: true`` a compiled wrapper that shares its parameters
+        (checkpoints keep saving ``model``, so their keys do not change)."""
+        return torch.compile(model) if self.cfg.compile else model
+
+    def modules(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def epoch(self) -> int:
+        """Completed passes over the training examples (``n_train`` is set by the phase)."""
+        return self.step // max(self.n_train // self.cfg.batch_size, 1)
+
+    def state(self) -> dict[str, Any]:
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {"phase": self.phase, "config": self.config.to_dict(), "step": self.step, "epoch": self.epoch(), "rng": rng,
+                "class_names": self.data.class_names, **{k: m.state_dict() for k, m in self.modules().items()}}
+
+    def save(self, path: str | Path | None = None) -> Path:
+        return save_checkpoint(path or self.run_dir / "checkpoints" / "last.ckpt", self.state())
+
+    def load(self, path: str | Path) -> None:
+        """Resume from ``path``; refuses a checkpoint whose architecture differs from the config."""
+        payload = check_resumable(path, self.phase, self.config, self.architecture_sections)
+        for key, module in self.modules().items():
+            module.load_state_dict(payload[key])
+        self.step = int(payload["step"])
+        torch.set_rng_state(payload["rng"]["torch"])
+        if "cuda" in payload["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(payload["rng"]["cuda"])
+
+    def fit(self, max_steps: int | None = None) -> dict[str, Any]:
+        """Train until ``max_steps`` (default: the config's), validating, logging and saving on the way."""
+        max_steps = max_steps or self.cfg.max_steps
+        main = ddp.is_main()  # with several ranks, rank 0 alone logs, validates and saves
+        if main:
+            self.metrics.restart_at(self.step)
+        started, window_start, window_images = time.perf_counter(), time.perf_counter(), 0
+        bar = progress_bar(range(self.step, max_steps), self.progress, f"training {self.phase}", total=max_steps - self.step)
+        for _ in bar:
+            row = self.train_step()
+            window_images += self.global_batch
+            if not main:
+                continue
+            if self.step % self.cfg.log_every == 0 or self.step == max_steps:
+                row["images_per_s"] = window_images / max(time.perf_counter() - window_start, 1e-9)
+                self.metrics.write(row)
+                window_start, window_images = time.perf_counter(), 0
+                if hasattr(bar, "set_postfix"):
+                    bar.set_postfix(loss=f"{row['loss']:.3f}")
+            if self.step % self.cfg.val_every == 0 and self.step < max_steps:
+                self.metrics.write({"step": self.step, **self.validate_and_show(self.cfg.val_images)})
+            if self.step % self.cfg.checkpoint_every == 0:
+                self.save()
+        if not main:
+            ddp.barrier()  # wait while rank 0 validates and saves
+            return {"phase": self.phase, "steps": self.step}
+        final = self.validate_and_show(None)
+        self.metrics.write({"step": self.step, **final})
+        self.save()
+        summary = {
+            "phase": self.phase, "profile": self.config.profile, "steps": self.step, **final,
+            "train_seconds_this_session": round(time.perf_counter() - started, 1),
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "device": str(self.device), "ranks": ddp.world_size(), "bf16": self.cfg.bf16, **self.summary_extra(),
+        }
+        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        from maskgit_lib.viz import plot_training_curves
+
+        fig = plot_training_curves(read_metrics(self.metrics.path), *self.curve_keys)
+        fig.savefig(self.run_dir / "curves.png", dpi=120, bbox_inches="tight")
+        ddp.barrier()
+        return summary
+
+    def run(self, ckpt_path: str | Path | None = None, max_steps: int | None = None) -> dict[str, Any]:
+        """Resume from ``ckpt_path`` if given, train to ``max_steps``, and log one line with the result."""
+        if ckpt_path:
+            self.load(ckpt_path)
+            self.log(f"resumed from {ckpt_path} at step {self.step}")
+        summary = self.fit(max_steps)
+        self.log(f"{self.phase}: step {summary['steps']}, {self.result_text(summary)} -> {self.run_dir}")
+        return summary
+
+    def _set_lr(self, *optimizers: torch.optim.Optimizer) -> float:
+        lr = lr_at(self.step, self.cfg)
+        for opt in optimizers:
+            for group in opt.param_groups:
+                group["lr"] = lr
+        return lr
+
+    def _clip(self, module: nn.Module) -> None:
+        """Average the gradients over ranks (data parallel), then clip their norm."""
+        ddp.average_gradients(module.parameters())
+        if self.cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg.grad_clip)
+
+
+def check_resumable(path: str | Path, phase: str, config: Config, sections: tuple[str, ...]) -> dict[str, Any]:
+    """The checkpoint at ``path`` if a ``phase`` run of ``config`` can resume from it, else a
+    CheckpointError naming what differs. The ``train_*`` entry points call it before preparing data
+    and tokens (minutes), so a wrong ``--ckpt_path`` fails at once."""
+    payload = load_checkpoint(path, phase=phase)
+    check_same_settings(payload["config"], config.to_dict(), sections, path)
+    return payload
+
