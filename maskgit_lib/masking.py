@@ -109,6 +109,17 @@ def training_mask(
     return (ranks < n_masked[:, None]).to(device)
 
 
+def label_dropout(batch_size: int, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Which examples train without their class label: True with probability ``p`` each, (B,) bool.
+
+    Drawn independently of the token mask, so the model learns the unconditional distribution at
+    every masking level, the all-masked first step of decoding included: classifier-free guidance
+    (Ho & Salimans 2022) needs exactly that prediction. (The original project dropped the label
+    whenever almost all tokens were masked, tying the two.)
+    """
+    return torch.rand(batch_size, generator=generator) < p
+
+
 def tokens_fixed_after_step(schedule: str, steps: int, n_tokens: int) -> list[int]:
     """How many tokens are fixed (unmasked) after each of ``steps`` decoding steps.
 

@@ -172,9 +172,9 @@ def ema_codebook_update(
 
     ema_count (K,) smoothed counts of vectors assigned to each code; ema_sum (K, D) smoothed sums of
     those vectors; flat (N, D) this batch's vectors; indices (N,) their codes. With n_k and s_k this
-    batch's count and sum for code k:
+    batch's count and sum for code k, and d the decay:
 
-        N_k ← γ·N_k + (1 − γ)·n_k,   S_k ← γ·S_k + (1 − γ)·s_k,   e_k = S_k / Ñ_k,
+        N_k ← d·N_k + (1 − d)·n_k,   S_k ← d·S_k + (1 − d)·s_k,   e_k = S_k / Ñ_k,
 
     where Ñ_k = (N_k + ε) / (Σ N + K·ε) · Σ N is N_k Laplace-smoothed, so a code that stops
     receiving vectors is divided by a small positive number, never by zero. ``reduce`` sums the

@@ -55,7 +55,13 @@ def gumbel_noise(shape: torch.Size, generator: torch.Generator | None = None, de
     return -torch.log((-torch.log(uniform)).clamp_min(1e-20))
 
 
-def _guided_logits(model: MaskGITTransformer, tokens: torch.Tensor, labels: torch.Tensor | None, cfg_scale: float) -> torch.Tensor:
+def guided_logits(model: MaskGITTransformer, tokens: torch.Tensor, labels: torch.Tensor | None, cfg_scale: float) -> torch.Tensor:
+    """The model's logits (B, N, K), with classifier-free guidance (Ho & Salimans 2022) when ``cfg_scale`` > 0.
+
+    ℓ = ℓ_c + s·(ℓ_c − ℓ_u): the conditional prediction pushed away from the unconditional one
+    (the same model with the "no class" token), which sharpens what is typical of the class. It
+    costs a second forward pass, and works only because training dropped labels at random.
+    """
     logits = model(tokens, labels).float()  # (B, N, K)
     if cfg_scale and labels is not None:
         unconditional = model(tokens, None).float()
@@ -101,7 +107,7 @@ def maskgit_decode(
     budget = [n_kept + f for f in tokens_fixed_after_step(schedule, steps, n_tokens - n_kept)]
     history = DecodeHistory()
     for t in range(steps):
-        logits = _guided_logits(model, tokens, labels, cfg_scale)  # (B, N, K)
+        logits = guided_logits(model, tokens, labels, cfg_scale)  # (B, N, K)
         tokens, confidence = decode_step(logits, tokens, mask_id, budget[t], t, steps, temperature, randomness,
                                          generator, confidence_from)
         history.tokens.append(tokens.cpu())

@@ -7,9 +7,9 @@ import torch
 
 from maskgit_lib.masking import tokens_fixed_after_step
 from maskgit_lib.sampling import (
-    _guided_logits,
     autoregressive_decode,
     decode_step,
+    guided_logits,
     gumbel_noise,
     maskgit_decode,
 )
@@ -63,8 +63,8 @@ def test_guidance_and_temperature_change_the_result():
     labels = torch.tensor([1, 1])
     tokens = torch.full((2, N), model.layout.mask_id)
     cond, uncond = model(tokens, labels), model(tokens, None)
-    torch.testing.assert_close(_guided_logits(model, tokens, labels, 3.0), cond + 3.0 * (cond - uncond))
-    torch.testing.assert_close(_guided_logits(model, tokens, labels, 0.0), cond)
+    torch.testing.assert_close(guided_logits(model, tokens, labels, 3.0), cond + 3.0 * (cond - uncond))
+    torch.testing.assert_close(guided_logits(model, tokens, labels, 0.0), cond)
     cold, _ = maskgit_decode(model, 2, labels, steps=4, seed=3, temperature=1e-6, randomness=0.0)
     colder, _ = maskgit_decode(model, 2, labels, steps=4, seed=4, temperature=1e-6, randomness=0.0)
     assert torch.equal(cold, colder)  # near-greedy decoding no longer depends on the seed
