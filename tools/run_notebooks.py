@@ -1,0 +1,61 @@
+"""`make course`'s runner: execute notebooks top to bottom in fresh kernels, headless.
+
+    python tools/run_notebooks.py notebooks/00_setup_and_data.ipynb ... --output-dir results/notebooks
+
+It is `jupyter nbconvert --to notebook --execute` with one change, the client of
+tools/notebook_client.py, so a widget cell cannot leave the run waiting on a reply that has arrived.
+A cell that still exceeds ``--timeout`` fails the run (no silent retry); a failed notebook is named
+with its cell and error in one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_client import CourseNotebookClient  # noqa: E402
+
+
+def run_notebook(path: Path, output_dir: Path, timeout: int) -> float:
+    """Execute one notebook in its own folder (as Jupyter does); write the executed copy; return seconds."""
+    nb = nbformat.read(path, as_version=4)
+    client = CourseNotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                  resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    try:
+        client.execute()
+    finally:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, output_dir / path.name)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--output-dir", type=Path, default=Path("results/notebooks"))
+    parser.add_argument("--timeout", type=int, default=900, help="seconds one cell may take")
+    args = parser.parse_args(argv)
+    total = 0.0
+    for path in args.notebooks:
+        print(f"== {path}", flush=True)
+        try:
+            seconds = run_notebook(path, args.output_dir, args.timeout)
+        except (CellExecutionError, CellTimeoutError) as error:
+            first = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+            print(f"== {path} failed: {first} (executed copy in {args.output_dir / path.name})", file=sys.stderr)
+            return 1
+        total += seconds
+        print(f"== {path}: {seconds:.0f} s", flush=True)
+    print(f"== {len(args.notebooks)} notebooks in {total / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
