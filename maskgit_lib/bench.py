@@ -92,7 +92,8 @@ def time_steps(train_step: Callable[[], Any], device: torch.device, steps: int, 
 def _trainer(phase: str, config: Config, data: PreparedData, variant: str, device: torch.device, run_dir: str):
     config = copy.deepcopy(config)
     train_cfg = config.train_vqgan if phase == "vqgan" else config.train_transformer
-    train_cfg.bf16, train_cfg.compile = variant.startswith("bf16"), "+compile" in variant
+    train_cfg.precision = "bf16" if variant.startswith("bf16") else "fp32"  # explicit: the same variant on every device
+    train_cfg.compile = "+compile" in variant
     train_cfg.channels_last = "+channels_last" in variant
     if phase == "vqgan":
         trainer = VQGANTrainer(config, data=data, run_dir=run_dir, progress=False, device=device, log=lambda m: None)

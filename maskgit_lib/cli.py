@@ -12,7 +12,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from maskgit_lib.config import PROFILES, ConfigError, load_config
+from maskgit_lib.config import PRECISIONS, PROFILES, ConfigError, load_config
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-steps", "--max_steps", dest="max_steps", type=int, help="train until this step")
     train.add_argument("--ckpt_path", "--ckpt-path", dest="ckpt_path", help="resume from this checkpoint")
     train.add_argument("--run-dir", dest="run_dir", help="where logs, grids and checkpoints go (default results/runs/<phase>-<profile>)")
-    train.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast")
+    train.add_argument("--precision", choices=PRECISIONS,
+                       help="auto: bf16 on GPUs with native bf16, fp16 + gradient scaler on others (T4), the profile's cpu_precision on a CPU")
+    train.add_argument("--bf16", dest="precision", action="store_const", const="bf16", help="= --precision bf16 (the original project's flag)")
     train.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (slow first steps)")
     train.add_argument("--channels-last", "--channels_last", dest="channels_last", action="store_true", default=None,
                        help="tokenizer: convolutions in NHWC memory layout (faster on tensor-core GPUs)")
@@ -135,7 +137,7 @@ def _train(args: argparse.Namespace) -> int:
     from maskgit_lib.train_vqgan import train_vqgan
 
     section = f"train_{args.phase}"
-    overrides = {f"{section}.bf16": args.bf16, f"{section}.compile": args.compile, f"{section}.max_steps": args.max_steps,
+    overrides = {f"{section}.precision": args.precision, f"{section}.compile": args.compile, f"{section}.max_steps": args.max_steps,
                  f"{section}.channels_last": args.channels_last,
                  "transformer.causal": args.autoregressive}
     config = load_config(args.profile, args.config_file, overrides)
@@ -264,11 +266,15 @@ def _export(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     import yaml
 
+    from maskgit_lib.precision import resolve_precision
     from maskgit_lib.system import environment_report
+    from maskgit_lib.trainer import default_device
 
     for key, value in environment_report().items():
         print(f"{key:>22}: {value}")
     config = load_config(args.profile, args.config_file)
+    for phase, cfg in (("tokenizer", config.train_vqgan), ("transformer", config.train_transformer)):
+        print(f"{'precision, ' + phase:>22}: {resolve_precision(cfg, default_device()).describe()}")
     print(yaml.safe_dump(config.to_dict(), sort_keys=False).rstrip())
     return 0
 

@@ -21,7 +21,7 @@ import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -40,6 +40,10 @@ DEFAULT_AVATAR_STYLES = (
     "big-smile",
     "miniavs",
 )
+
+
+PrecisionName = Literal["auto", "bf16", "fp16", "fp32"]  # what ``TrainConfig.precision`` accepts
+PRECISIONS: tuple[str, ...] = typing.get_args(PrecisionName)
 
 
 class ConfigError(ValueError):
@@ -145,7 +149,12 @@ class TrainConfig:
     betas: list[float] = field(default_factory=lambda: [0.5, 0.9])
     weight_decay: float = 0.0
     grad_clip: float = 1.0  # max global gradient norm (0: no clipping)
-    bf16: bool = False  # bfloat16 autocast (CPU and CUDA); the quantizer stays fp32
+    # Mixed precision (see ``precision``; the quantizer and GroupNorm stay fp32 in all of them). auto:
+    # bf16 autocast on a CUDA GPU with native bf16, fp16 autocast + gradient scaler on one without (T4,
+    # V100), and on a CPU ``cpu_precision``: the profile states there what it measured, since the CPU
+    # speed-up of bf16 depends on the model (1.4-1.6x for the cpu profile on the reference CPU).
+    precision: PrecisionName = "auto"
+    cpu_precision: Literal["bf16", "fp16", "fp32"] = "fp32"  # what auto means on a CPU
     compile: bool = False  # torch.compile the model's forward (first steps are slow: compilation)
     channels_last: bool = False  # tokenizer only: convolutions in NHWC layout (GPU tensor cores; no gain on the reference CPU)
     seed: int = 0
@@ -227,7 +236,25 @@ def load_config(
 
 def config_from_dict(values: dict[str, Any], source: str = "checkpoint") -> Config:
     """Rebuild a config saved with :meth:`Config.to_dict` (e.g. inside a checkpoint)."""
-    return _build(Config, values, source, prefix="")
+    return _build(Config, _upgrade_old_keys(values), source, prefix="")
+
+
+def _upgrade_old_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with the ``bf16: true|false`` of configs written before ``precision`` existed (the
+    shipped checkpoints, learners' older runs and YAML files) translated, so that they still load.
+
+    ``bf16: false`` meant no autocast anywhere: ``precision: fp32``. ``bf16: true`` meant "mixed
+    precision on" and ran on CPUs and on GPUs with native bf16: ``precision: auto`` with
+    ``cpu_precision: bf16`` computes exactly the same there, and takes fp16 + gradient scaler on a
+    GPU without native bf16 (T4), where bf16 is only emulated. Keys of the new names win.
+    """
+    out = dict(values)
+    for section in ("train_vqgan", "train_transformer"):
+        old = out.get(section)
+        if isinstance(old, dict) and isinstance(old.get("bf16"), bool):
+            new = {"precision": "auto", "cpu_precision": "bf16"} if old["bf16"] else {"precision": "fp32"}
+            out[section] = new | {k: v for k, v in old.items() if k != "bf16"}
+    return out
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -243,7 +270,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _apply(config: Config, values: dict[str, Any], source: str) -> Config:
-    merged = _deep_merge(config.to_dict(), values)
+    merged = _deep_merge(config.to_dict(), _upgrade_old_keys(values))
     return _build(Config, merged, source, prefix="")
 
 
@@ -286,6 +313,10 @@ def _check(hint: Any, value: Any, key: str, source: str) -> Any:
             return None
         inner = [a for a in args if a is not type(None)]
         return _check(inner[0], value, key, source)
+    if origin is Literal:
+        if value not in args:
+            _type_error(key, source, f"one of {', '.join(map(str, args))}", value)
+        return value
     if origin is list:
         if not isinstance(value, list | tuple):
             _type_error(key, source, "a list", value)

@@ -34,8 +34,13 @@ def generator_adv_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return -fake_logits.mean()
 
 
-def adaptive_weight(rec_loss: torch.Tensor, gan_loss: torch.Tensor, last_layer: torch.Tensor, max_weight: float) -> torch.Tensor:
-    rec_grad = torch.autograd.grad(rec_loss, last_layer, retain_graph=True)[0]
-    gan_grad = torch.autograd.grad(gan_loss, last_layer, retain_graph=True)[0]
+def adaptive_weight(
+    rec_loss: torch.Tensor, gan_loss: torch.Tensor, last_layer: torch.Tensor, max_weight: float, loss_scale: float = 1.0
+) -> torch.Tensor:
+    """λ from the gradients of both losses times ``loss_scale`` (the fp16 gradient scaler's scale: the
+    gradients then do not underflow in fp16), divided by it again. A step whose scaled gradients
+    overflow gets λ = 0; the gradient scaler skips that step anyway."""
+    rec_grad = torch.autograd.grad(rec_loss * loss_scale, last_layer, retain_graph=True)[0] / loss_scale
+    gan_grad = torch.autograd.grad(gan_loss * loss_scale, last_layer, retain_graph=True)[0] / loss_scale
     weight = rec_grad.norm() / (gan_grad.norm() + 1e-4)
-    return weight.clamp(0.0, max_weight).detach()
+    return torch.nan_to_num(weight, nan=0.0, posinf=0.0).clamp(0.0, max_weight).detach()

@@ -26,10 +26,11 @@ from maskgit_lib.config import Config, config_from_dict
 from maskgit_lib.data import PreparedData, epoch_order, prepare_data
 from maskgit_lib.masking import training_mask
 from maskgit_lib.paths import repo_root
+from maskgit_lib.precision import autocast_for
 from maskgit_lib.sampling import maskgit_decode
 from maskgit_lib.tokens import file_digest, token_dataset
 from maskgit_lib.train_vqgan import load_vqgan
-from maskgit_lib.trainer import PhaseTrainer, autocast_for, check_resumable
+from maskgit_lib.trainer import PhaseTrainer, check_resumable
 from maskgit_lib.transformer import MaskGITTransformer, masked_token_loss
 
 
@@ -100,7 +101,7 @@ class TransformerTrainer(PhaseTrainer):
         several ranks draw exactly what one process with the whole batch would."""
         t = self.config.transformer
         normalizer = None
-        with autocast_for(self.device, self.cfg.bf16):
+        with autocast_for(self.device, self.precision.name):
             if self.model.causal:
                 logits = self.forward(tokens, labels)  # position i predicts token i from tokens < i
                 mask = torch.ones_like(tokens, dtype=torch.bool)
@@ -126,9 +127,8 @@ class TransformerTrainer(PhaseTrainer):
         self.model.train()
         loss, stats = self._loss(tokens, labels, generator, share)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self._clip(self.model)
-        self.optimizer.step()
+        self._backward(loss)
+        self._step(self.optimizer, self.model)
         self.step += 1
         return {"step": self.step, "epoch": self.epoch(), "lr": lr, **stats, "dropped_labels": int(drop.sum())}
 

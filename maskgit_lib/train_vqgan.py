@@ -34,9 +34,10 @@ from maskgit_lib.losses import (
 )
 from maskgit_lib.metrics import psnr, to_uint8_nchw
 from maskgit_lib.perceptual import load_lpips
+from maskgit_lib.precision import autocast_for
 from maskgit_lib.progress import progress_bar
 from maskgit_lib.quantize import CodebookUsage
-from maskgit_lib.trainer import PhaseTrainer, autocast_for, check_resumable
+from maskgit_lib.trainer import PhaseTrainer, check_resumable
 from maskgit_lib.vqgan import VQGAN
 
 ARCHITECTURE_SECTIONS = ("vqgan",)  # settings a resumed tokenizer must share with its checkpoint
@@ -44,18 +45,18 @@ ARCHITECTURE_SECTIONS = ("vqgan",)  # settings a resumed tokenizer must share wi
 
 @torch.no_grad()
 def evaluate_reconstruction(
-    model: VQGAN, images, batch_size: int = 256, bf16: bool = False, keep: list[torch.Tensor] | None = None
+    model: VQGAN, images, batch_size: int = 256, precision: str = "fp32", keep: list[torch.Tensor] | None = None
 ) -> tuple[dict[str, float], torch.Tensor]:
     """Reconstruct uint8 images (N, H, W, 3); return PSNR, codebook usage and perplexity, and the
-    per-code hit counts (K,). With ``keep``, each batch's reconstructions are appended to it as uint8
-    (B, 3, H, W) on the CPU (for rFID: one pass serves both)."""
+    per-code hit counts (K,). ``precision``: bf16 | fp16 | fp32 autocast. With ``keep``, each batch's
+    reconstructions are appended to it as uint8 (B, 3, H, W) on the CPU (for rFID: one pass serves both)."""
     model.eval()
     device = next(model.parameters()).device
     usage = CodebookUsage(model.config.quantizer.codebook_size)
     psnr_sum = 0.0
     for start in range(0, len(images), batch_size):
         batch = uint8_to_tensor(images[start : start + batch_size], device)  # (B, 3, H, W)
-        with autocast_for(device, bf16):
+        with autocast_for(device, precision):
             recon, quant = model(batch)
         psnr_sum += psnr(recon.float(), batch).sum().item()
         if keep is not None:
@@ -115,12 +116,18 @@ class VQGANTrainer(PhaseTrainer):
 
     # ------------------------------------------------------------------ one step
 
+    def _adaptive_weight(self, nll: torch.Tensor, g_loss: torch.Tensor) -> torch.Tensor:
+        """The adaptive GAN weight; under fp16 from the gradients of the scaled losses, like the
+        training backward, so that small gradients do not underflow (the ratio is the same)."""
+        scale = self.scaler.get_scale() if self.scaler.is_enabled() else 1.0
+        return adaptive_weight(nll, g_loss, self.model.last_layer, self.config.loss.max_adaptive_weight, scale)
+
     def generator_step(self, images: torch.Tensor) -> tuple[dict[str, float], torch.Tensor]:
         """Update encoder, quantizer and decoder. The discriminator is frozen throughout."""
         loss_cfg = self.config.loss
         gan_on = self.step >= loss_cfg.disc_start_step
         self.disc.requires_grad_(False)
-        with autocast_for(self.device, self.cfg.bf16):
+        with autocast_for(self.device, self.precision.name):
             recon, quant = self.forward(images)  # (B, 3, H, W)
             recon = recon.float()
             rec = reconstruction_loss(recon, images, loss_cfg)
@@ -130,26 +137,24 @@ class VQGANTrainer(PhaseTrainer):
             stats = {"rec_loss": rec.item(), "perceptual_loss": perc.item(), "quant_loss": quant.loss.item()}
             if gan_on:
                 g_loss = generator_adv_loss(self.disc(recon).float())
-                weight = loss_cfg.disc_weight * adaptive_weight(nll, g_loss, self.model.last_layer, loss_cfg.max_adaptive_weight)
+                weight = loss_cfg.disc_weight * self._adaptive_weight(nll, g_loss)
                 total = total + weight * g_loss
                 stats |= {"g_loss": g_loss.item(), "adaptive_weight": weight.item()}
         self.opt_g.zero_grad(set_to_none=True)
-        total.backward()
-        self._clip(self.model)
-        self.opt_g.step()
+        self._backward(total)
+        self._step(self.opt_g, self.model)
         self.disc.requires_grad_(True)
         stats |= {"loss": total.item(), "batch_usage": quant.usage.item(), "batch_perplexity": quant.perplexity.item()}
         return stats, recon.detach()
 
     def discriminator_step(self, images: torch.Tensor, recon: torch.Tensor) -> dict[str, float]:
         """Update the discriminator on real images and *detached* reconstructions."""
-        with autocast_for(self.device, self.cfg.bf16):
+        with autocast_for(self.device, self.precision.name):
             real_logits, fake_logits = self.disc(images).float(), self.disc(recon.detach()).float()
             d_loss = hinge_d_loss(real_logits, fake_logits)
         self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self._clip(self.disc)
-        self.opt_d.step()
+        self._backward(d_loss)
+        self._step(self.opt_d, self.disc)
         return {"d_loss": d_loss.item(), "d_real": real_logits.mean().item(), "d_fake": fake_logits.mean().item()}
 
     def leaky_step(self, images: torch.Tensor) -> dict[str, float]:
@@ -158,23 +163,21 @@ class VQGANTrainer(PhaseTrainer):
         passes. The autoencoder is then also pushed to make its outputs look fake, and the
         discriminator also learns from the generator's loss."""
         loss_cfg = self.config.loss
-        with autocast_for(self.device, self.cfg.bf16):
+        with autocast_for(self.device, self.precision.name):
             recon, quant = self.model(images)
             recon = recon.float()
             nll = reconstruction_loss(recon, images, loss_cfg) + loss_cfg.perceptual_weight * perceptual_loss(self.lpips, recon, images)
             g_loss = generator_adv_loss(self.disc(recon).float())
-            weight = loss_cfg.disc_weight * adaptive_weight(nll, g_loss, self.model.last_layer, loss_cfg.max_adaptive_weight)
+            weight = loss_cfg.disc_weight * self._adaptive_weight(nll, g_loss)
             total = nll + quant.loss + weight * g_loss
             real_logits, fake_logits = self.disc(images).float(), self.disc(recon).float()  # no detach: the leak
             d_loss = hinge_d_loss(real_logits, fake_logits)
         self.opt_g.zero_grad(set_to_none=True)
         self.opt_d.zero_grad(set_to_none=True)
-        total.backward(retain_graph=True)
-        d_loss.backward()
-        self._clip(self.model)
-        self._clip(self.disc)
-        self.opt_g.step()
-        self.opt_d.step()
+        self._backward(total, retain_graph=True)
+        self._backward(d_loss)
+        self._step(self.opt_g, self.model, update_scale=False)  # both losses were scaled with the same scale
+        self._step(self.opt_d, self.disc)
         return {
             "rec_loss": reconstruction_loss(recon, images, loss_cfg).item(), "loss": total.item(), "g_loss": g_loss.item(),
             "d_loss": d_loss.item(), "d_real": real_logits.mean().item(), "d_fake": fake_logits.mean().item(),
@@ -202,7 +205,7 @@ class VQGANTrainer(PhaseTrainer):
     def validate(self, n_images: int | None = None) -> dict[str, float]:
         """PSNR and codebook usage on the first ``n_images`` validation images (all if None)."""
         images = self.data.val_images[: n_images or len(self.data.val_images)]
-        result, _ = evaluate_reconstruction(self.model, images, bf16=self.cfg.bf16)
+        result, _ = evaluate_reconstruction(self.model, images, precision=self.precision.name)
         return result
 
     @torch.no_grad()

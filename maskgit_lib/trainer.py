@@ -1,12 +1,12 @@
 """What both training phases share: the loop, logging, the metrics log, the learning-rate schedule,
-autocast, checkpoints and exact resume.
+mixed precision (autocast, the gradient scaler), checkpoints and exact resume.
 
 A phase (:mod:`maskgit_lib.train_vqgan`, :mod:`maskgit_lib.train_transformer`) subclasses
 :class:`PhaseTrainer` and supplies its model, its ``train_step()`` and its validation. A run writes to
 ``results/runs/<phase>-<profile>/``: ``metrics.jsonl`` (one JSON row per log or validation),
 ``curves.png``, the phase's images, ``summary.json`` and ``checkpoints/last.ckpt`` (atomic).
 ``--ckpt_path`` resumes from a checkpoint and continues exactly as an uninterrupted run would:
-batches are a pure function of the step, and the RNG state is saved.
+batches are a pure function of the step, and the RNG and gradient-scaler states are saved.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from maskgit_lib import distributed as ddp
 from maskgit_lib.checkpoint import check_same_settings, load_checkpoint, save_checkpoint
 from maskgit_lib.config import Config, TrainConfig
 from maskgit_lib.paths import results_dir
+from maskgit_lib.precision import grad_scaler, resolve_precision
 from maskgit_lib.progress import progress_bar
 
 
@@ -36,8 +36,9 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def autocast_for(device: torch.device, enabled: bool):
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if enabled else nullcontext()
+def default_device() -> torch.device:
+    """Where training runs unless told: the current CUDA GPU, else the CPU."""
+    return torch.device(f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cpu")
 
 
 def default_run_dir(phase: str, profile: str) -> Path:
@@ -82,7 +83,9 @@ class PhaseTrainer:
     def _setup_common(self, config: Config, cfg: TrainConfig, run_dir, progress: bool, device, log) -> None:
         self.config, self.cfg = config, cfg
         self.progress, self.log = progress and ddp.is_main(), (log if ddp.is_main() else (lambda message: None))
-        self.device = torch.device(device or (f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cpu"))
+        self.device = torch.device(device) if device else default_device()
+        self.precision = resolve_precision(cfg, self.device)  # bf16 | fp16 | fp32, and why
+        self.scaler = grad_scaler(self.device, self.precision)  # fp16 only; otherwise a pass-through
         self.global_batch = cfg.batch_size * ddp.world_size()  # what one optimizer step sees, over all ranks
         torch.manual_seed(cfg.seed)  # model initialisation and the quantizer's random choices
         self.run_dir = Path(run_dir) if run_dir else default_run_dir(self.phase, config.profile)
@@ -106,7 +109,8 @@ class PhaseTrainer:
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {"phase": self.phase, "config": self.config.to_dict(), "step": self.step, "epoch": self.epoch(), "rng": rng,
-                "class_names": self.data.class_names, **{k: m.state_dict() for k, m in self.modules().items()}}
+                "class_names": self.data.class_names, "grad_scaler": self.scaler.state_dict(),
+                **{k: m.state_dict() for k, m in self.modules().items()}}
 
     def save(self, path: str | Path | None = None) -> Path:
         return save_checkpoint(path or self.run_dir / "checkpoints" / "last.ckpt", self.state())
@@ -120,6 +124,8 @@ class PhaseTrainer:
         torch.set_rng_state(payload["rng"]["torch"])
         if "cuda" in payload["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(payload["rng"]["cuda"])
+        if payload.get("grad_scaler") and self.scaler.is_enabled():  # empty when saved without fp16: start afresh
+            self.scaler.load_state_dict(payload["grad_scaler"])
 
     def fit(self, max_steps: int | None = None) -> dict[str, Any]:
         """Train until ``max_steps`` (default: the config's), validating, logging and saving on the way."""
@@ -154,7 +160,7 @@ class PhaseTrainer:
             "phase": self.phase, "profile": self.config.profile, "steps": self.step, **final,
             "train_seconds_this_session": round(time.perf_counter() - started, 1),
             "parameters": sum(p.numel() for p in self.model.parameters()),
-            "device": str(self.device), "ranks": ddp.world_size(), "bf16": self.cfg.bf16, **self.summary_extra(),
+            "device": str(self.device), "ranks": ddp.world_size(), "precision": self.precision.name, **self.summary_extra(),
         }
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         from maskgit_lib.viz import plot_training_curves
@@ -166,6 +172,7 @@ class PhaseTrainer:
 
     def run(self, ckpt_path: str | Path | None = None, max_steps: int | None = None) -> dict[str, Any]:
         """Resume from ``ckpt_path`` if given, train to ``max_steps``, and log one line with the result."""
+        self.log(f"{self.phase} precision: {self.precision.describe()}")
         if ckpt_path:
             self.load(ckpt_path)
             self.log(f"resumed from {ckpt_path} at step {self.step}")
@@ -180,11 +187,25 @@ class PhaseTrainer:
                 group["lr"] = lr
         return lr
 
-    def _clip(self, module: nn.Module) -> None:
-        """Average the gradients over ranks (data parallel), then clip their norm."""
+    def _backward(self, loss: torch.Tensor, retain_graph: bool = False) -> None:
+        """Back-propagate ``loss``, multiplied by the gradient scaler's scale under fp16."""
+        self.scaler.scale(loss).backward(retain_graph=retain_graph)
+
+    def _step(self, optimizer: torch.optim.Optimizer, module: nn.Module, update_scale: bool = True) -> None:
+        """Average the gradients over ranks (data parallel), unscale them, clip their norm, step.
+
+        Averaging comes first so that every rank sees the same inf/nan and the scaler skips the same
+        steps everywhere; clipping comes after unscaling so that it sees the true gradients. Then the
+        scaler adapts its scale (grows it after a run of clean steps, halves it after an overflow);
+        ``update_scale=False`` when a second optimizer's gradients were scaled with the same scale.
+        """
         ddp.average_gradients(module.parameters())
+        self.scaler.unscale_(optimizer)
         if self.cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg.grad_clip)
+        self.scaler.step(optimizer)  # skipped when a gradient overflowed under fp16
+        if update_scale:
+            self.scaler.update()
 
 
 def check_resumable(path: str | Path, phase: str, config: Config, sections: tuple[str, ...]) -> dict[str, Any]:

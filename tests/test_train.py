@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -62,22 +63,27 @@ def test_discriminator_step_sees_detached_reconstructions(tiny, tmp_path):
     assert not all(torch.equal(before_d[k], v) for k, v in trainer.disc.state_dict().items())
 
 
-def test_loss_goes_down_on_a_fixed_batch(tiny, tmp_path):
-    trainer = make_trainer(tiny, tmp_path, loss__disc_start_step=10_000, train_vqgan__warmup_steps=1)
+@pytest.mark.parametrize(("precision", "steps"), [("auto", 40), ("fp16", 12)])  # fp16 + gradient scaler, as on a T4 (slow on a CPU)
+def test_loss_goes_down_on_a_fixed_batch(tiny, tmp_path, precision, steps):
+    trainer = make_trainer(tiny, tmp_path, loss__disc_start_step=10_000, train_vqgan__warmup_steps=1,
+                           train_vqgan__precision=precision)
+    assert trainer.scaler.is_enabled() == (precision == "fp16")
     images = torch.from_numpy(tiny[1].train_images[:8].copy()).permute(0, 3, 1, 2).float() / 127.5 - 1
-    losses = [trainer.generator_step(images)[0]["rec_loss"] for _ in range(40)]
-    assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:5]) / 5
+    losses = [trainer.generator_step(images)[0]["rec_loss"] for _ in range(steps)]
+    assert all(math.isfinite(loss) for loss in losses)
+    assert sum(losses[-3:]) / 3 < 0.6 * sum(losses[:3]) / 3
 
 
-def test_resume_continues_exactly_like_an_uninterrupted_run(tiny, tmp_path):
-    straight = make_trainer(tiny, tmp_path, "straight")
+@pytest.mark.parametrize("precision", ["auto", "fp16"])
+def test_resume_continues_exactly_like_an_uninterrupted_run(tiny, tmp_path, precision):
+    straight = make_trainer(tiny, tmp_path, "straight", train_vqgan__precision=precision)
     rows_straight = [straight.train_step() for _ in range(6)]
 
-    first = make_trainer(tiny, tmp_path, "first")
+    first = make_trainer(tiny, tmp_path, "first", train_vqgan__precision=precision)
     for _ in range(3):
         first.train_step()
     path = first.save()
-    resumed = make_trainer(tiny, tmp_path, "resumed")
+    resumed = make_trainer(tiny, tmp_path, "resumed", train_vqgan__precision=precision)
     resumed.load(path)
     assert resumed.step == 3
     rows_resumed = [resumed.train_step() for _ in range(3)]
@@ -86,6 +92,16 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tiny, tmp_path):
         assert a == b  # every loss, bit for bit
     for key, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
+    assert straight.scaler.state_dict() == resumed.scaler.state_dict()  # scale and growth tracker (fp16)
+
+
+def test_a_run_without_a_scaler_resumes_under_fp16(tiny, tmp_path):
+    """A checkpoint saved in fp32 or bf16 (or before the scaler existed) has no scaler state: start afresh."""
+    path = make_trainer(tiny, tmp_path, "bf16", train_vqgan__precision="bf16").save()
+    resumed = make_trainer(tiny, tmp_path, "fp16", train_vqgan__precision="fp16")
+    resumed.load(path)
+    assert resumed.scaler.get_scale() == torch.amp.GradScaler("cpu").get_scale()
+    assert math.isfinite(resumed.train_step()["loss"])
 
 
 def test_channels_last_changes_the_layout_not_the_training(tiny, tmp_path):

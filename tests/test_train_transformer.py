@@ -63,16 +63,34 @@ def test_validate_on_fewer_images_than_the_set(setup):
         assert np.isfinite(result["val_loss"]) and 0 <= result["val_accuracy"] <= 1
 
 
-def test_resume_continues_exactly(setup):
-    straight = make(setup, "straight")
+@pytest.mark.parametrize("precision", ["auto", "fp16"])  # fp16: autocast + gradient scaler, as on a T4
+def test_resume_continues_exactly(setup, precision):
+    straight = make(setup, "straight", train_transformer__precision=precision)
     expected = [straight.train_step() for _ in range(5)]
-    first = make(setup, "first")
+    first = make(setup, "first", train_transformer__precision=precision)
     for _ in range(2):
         first.train_step()
     path = first.save()
-    resumed = make(setup, "resumed")
+    resumed = make(setup, "resumed", train_transformer__precision=precision)
     resumed.load(path)
     assert [resumed.train_step() for _ in range(3)] == expected[2:]
+    assert straight.scaler.state_dict() == resumed.scaler.state_dict()
+    assert all(torch.equal(v, resumed.model.state_dict()[k]) for k, v in straight.model.state_dict().items())
+
+
+def test_fp16_with_a_gradient_scaler_learns_a_fixed_batch_like_fp32(setup):
+    losses = {}
+    for precision in ("fp32", "fp16"):
+        trainer = make(setup, precision, train_transformer__precision=precision, train_transformer__lr=3e-3,
+                       train_transformer__warmup_steps=1)
+        assert trainer.precision.uses_grad_scaler == (precision == "fp16")
+        batch = trainer._batch(0)
+        trainer._batch = lambda step, batch=batch: batch  # the same tokens every step (masks and label drops vary)
+        losses[precision] = [trainer.train_step()["loss"] for _ in range(20)]
+    fp16, fp32 = np.array(losses["fp16"]), np.array(losses["fp32"])
+    assert np.isfinite(fp16).all()
+    assert fp16[-5:].mean() < 0.9 * fp16[:5].mean()
+    assert fp16[-5:].mean() == pytest.approx(fp32[-5:].mean(), rel=0.05)
 
 
 def test_fit_writes_samples_and_the_checkpoint_rebuilds(setup):
