@@ -477,14 +477,14 @@ def check_psnr(psnr: Callable) -> Verdict:
             expected = library(recon, reference)
             value = _tensor(_call(psnr, recon.clone(), reference.clone(), case=case), "the PSNR", case, tuple(expected.shape))
             if (bad := _first_bad(value, expected, 1e-4, 1e-3)) is not None:
-                diff = float(value[bad] - expected[bad])
+                diff = _float(value[bad] - expected[bad])
                 hint = ("off by 6.02 dB = 10·log10(4): images in [−1, 1] have a peak-to-peak range of 2, so the peak² is 4"
                         if abs(abs(diff) - 10 * math.log10(4)) < 0.01 else
                         "clamp the reconstruction to [−1, 1] first (a displayed image cannot leave it), and keep the MSE "
                         "above 1e-10 so a perfect reconstruction stays finite"
                         if "perfect" in case or "outside" in case else
                         "PSNR = 10·log10(peak² / MSE) per image: the MSE over channels and pixels of each image, peak² = 4")
-                raise Mismatch(f"image {bad[0]}: {_num(float(value[bad]))} dB, expected {_num(float(expected[bad]))} dB [{case}]", hint)
+                raise Mismatch(f"image {bad[0]}: {_num(_float(value[bad]))} dB, expected {_num(float(expected[bad]))} dB [{case}]", hint)
         return "on 3 cases (noise levels, pixels outside [−1, 1], a perfect reconstruction)."
 
     return _grade(psnr, "matches `maskgit_lib.metrics.psnr`", body)
@@ -538,7 +538,7 @@ def check_reference_log(reference_log: Callable) -> Verdict:
             expected = reference_gamma("log", r, n)
             value = _tensor(_call(reference_log, r.clone(), n, case=case), "γ", case, tuple(r.shape))
             if (bad := _first_bad(value, expected, 1e-5, 1e-5)) is not None:
-                v = float(value[bad])
+                v = _float(value[bad])
                 hint = ("−log₂(0) = +∞: clip to [1e-6, 1] as the reference does" if not math.isfinite(v) else
                         "clip to [1e-6, 1]" if v > 1 or v < 0 else
                         "γ(r) = −log₂(r) / log₂(N), then clipped to [1e-6, 1]")
@@ -657,9 +657,9 @@ def check_masked_cross_entropy(masked_cross_entropy: Callable) -> Verdict:
                 every = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # (B, N)
                 per_example = ((every * mask).sum(1) / mask.sum(1)).mean()
                 hint = ("that is the mean over all positions: the loss covers only the masked ones (the visible ones are given)"
-                        if math.isclose(float(value), float(every.mean()), rel_tol=1e-5) else
+                        if math.isclose(_float(value), float(every.mean()), rel_tol=1e-5) else
                         "you averaged per example first: divide the sum over all masked tokens by their total number, so every masked token weighs the same"
-                        if math.isclose(float(value), float(per_example), rel_tol=1e-5) else
+                        if math.isclose(_float(value), float(per_example), rel_tol=1e-5) else
                         "cross-entropy per position (F.cross_entropy(logits.transpose(1, 2), targets, reduction='none'), shape (B, N)), "
                         "then sum where masked / number masked")
                 raise Mismatch(f"the loss is {_vs(_float(value), _float(expected))} [{case}]", hint)
@@ -846,7 +846,7 @@ def check_guided_logits(guided_logits: Callable) -> Verdict:
                         if labels is None else
                         "ℓ = ℓ_c + s·(ℓ_c − ℓ_u): the conditional logits pushed away from the unconditional ones, which come from "
                         "the same model with labels=None (the 'no class' token); s = 0 is no guidance")
-                raise Mismatch(f"logits{_at(bad)} is {_vs(float(value[bad]), float(expected[bad]))} [{case}]", hint)
+                raise Mismatch(f"logits{_at(bad)} is {_vs(_float(value[bad]), _float(expected[bad]))} [{case}]", hint)
         return "on 4 cases (scale 0 to 3, one example, no labels)."
 
     return _grade(guided_logits, "matches `maskgit_lib.sampling.guided_logits`", body)
