@@ -24,7 +24,7 @@ from maskgit_lib import distributed as ddp
 from maskgit_lib.checkpoint import CheckpointError, load_checkpoint
 from maskgit_lib.config import Config, config_from_dict
 from maskgit_lib.data import PreparedData, epoch_order, prepare_data
-from maskgit_lib.masking import training_mask
+from maskgit_lib.masking import label_dropout, training_mask
 from maskgit_lib.paths import repo_root
 from maskgit_lib.precision import autocast_for
 from maskgit_lib.sampling import maskgit_decode
@@ -121,7 +121,7 @@ class TransformerTrainer(PhaseTrainer):
         tokens, labels = self._batch(self.step)
         generator = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.step)
         share = ddp.local_share(self.cfg.batch_size)
-        drop = torch.rand(self.global_batch, generator=generator)[share] < self.config.transformer.class_dropout  # (B,) independent of the mask
+        drop = label_dropout(self.global_batch, self.config.transformer.class_dropout, generator)[share]  # (B,) independent of the mask
         labels = torch.where(drop.to(self.device), -1, labels)
         lr = self._set_lr(self.optimizer)
         self.model.train()

@@ -10,6 +10,7 @@ import torch
 from maskgit_lib.masking import (
     SCHEDULES,
     gamma,
+    label_dropout,
     reference_gamma,
     tokens_fixed_after_step,
     tokens_masked_after_step,
@@ -93,3 +94,10 @@ def test_reference_log_and_exp_are_the_google_research_forms():
     assert float(reference_gamma("log", 0.5, n)) < float(gamma("log", 0.5)) / 2
     with pytest.raises(ValueError, match="reference forms"):
         reference_gamma("cosine", 0.5, n)
+
+
+def test_label_dropout_rate_and_reproducibility():
+    drop = label_dropout(20_000, 0.1, torch.Generator().manual_seed(0))
+    assert drop.dtype == torch.bool and abs(drop.float().mean().item() - 0.1) < 0.01
+    assert torch.equal(drop, label_dropout(20_000, 0.1, torch.Generator().manual_seed(0)))
+    assert not label_dropout(10, 0.0).any() and label_dropout(10, 1.0).all()
