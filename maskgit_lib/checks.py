@@ -91,8 +91,10 @@ def _call(fn: Callable, *args: Any, case: str, **kwargs: Any) -> Any:
     try:
         result = fn(*args, **kwargs)
     except NotImplementedError as error:
-        said = f" ({_first_line(error)})" if _first_line(error) else ""
-        raise _NotYet(f"`{_name(fn)}` still raises NotImplementedError{said}: fill in the stub and delete its "
+        said = _first_line(error)
+        if said and not said.startswith(_name(fn)):  # raised by something it calls, e.g. a step still a stub
+            raise _NotYet(f"`{_name(fn)}` reached a stub that raises NotImplementedError ({said}).") from None
+        raise _NotYet(f"`{_name(fn)}` still raises NotImplementedError: fill in its stub, then delete the "
                       "`raise NotImplementedError` line.") from None
     except Exception as error:
         if "ellipsis" in str(error):
@@ -223,7 +225,8 @@ def check_quantize(quantize: Callable) -> Verdict:
                     "the forward value of z_q is the chosen code e_k itself; the straight-through trick changes only the gradient")
             if not z_q.requires_grad:
                 raise Mismatch(f"z_q carries no gradient (requires_grad is False) [{case}]",
-                               "no torch.no_grad() and no .detach() on the part that connects z_q to z")
+                               "codebook[indices] alone does not depend on z, so nothing reaches the encoder: add the "
+                               "straight-through term, z_q = codebook[indices] + (z − z.detach())")
             upstream = torch.randn(n, d, generator=g)  # the decoder's gradient at z_q
             z_q.backward(upstream)
             if z.grad is None:
