@@ -715,6 +715,43 @@ def check_label_dropout(drop_labels: Callable) -> Verdict:
     return _grade(drop_labels, "matches `maskgit_lib.masking.label_dropout`", body)
 
 
+def check_split_accuracy(visible_and_masked_accuracy: Callable) -> Verdict:
+    """``visible_and_masked_accuracy(logits (B, N, K), targets (B, N), mask (B, N)) -> (visible, masked)``."""
+
+    def reference(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> tuple[float, float]:
+        right = logits.argmax(-1) == targets  # (B, N)
+        return float((right & ~mask).sum() / (~mask).sum()), float((right & mask).sum() / mask.sum())
+
+    def body() -> str:
+        g = _gen(0)
+        cases = []
+        for b, n, k, share in ((4, 16, 8, 0.5), (2, 64, 32, 0.9), (8, 4, 4, 0.25)):
+            mask = torch.rand(b, n, generator=g) < share
+            mask[0, 0], mask[0, 1] = True, False  # both kinds present
+            targets = torch.randint(0, k, (b, n), generator=g)
+            logits = torch.randn(b, n, k, generator=g)
+            logits[..., 0] += 2 * mask  # masked positions lean towards code 0: the two accuracies differ
+            cases.append((f"B={b}, N={n}, K={k}, {share:.0%} masked", logits, targets, mask))
+        for case, logits, targets, mask in cases:
+            expected = reference(logits, targets, mask)
+            mine = _pair(_call(visible_and_masked_accuracy, logits.clone(), targets.clone(), mask.clone(), case=case),
+                         "visible, masked", case)
+            try:
+                mine = tuple(_float(m) for m in mine)
+            except (TypeError, ValueError):
+                raise Mismatch(f"expected two numbers [{case}]") from None
+            for what, value, target in zip(("visible", "masked"), mine, expected, strict=True):
+                if not math.isclose(value, target, rel_tol=1e-6, abs_tol=1e-9):
+                    hint = ("swapped: visible positions are where mask is False" if math.isclose(value, expected[what == "visible"], rel_tol=1e-6) else
+                            "divide by the number of positions of that kind, not by all B·N"
+                            if math.isclose(value * mask.numel(), target * (int((~mask).sum()) if what == "visible" else int(mask.sum())), rel_tol=1e-6) else
+                            "prediction = logits.argmax(-1); accuracy = share of exact predictions among the positions of that kind")
+                    raise Mismatch(f"the {what} accuracy is {_vs(value, target)} [{case}]", hint)
+        return "on 3 cases (25 to 90% masked): both accuracies."
+
+    return _grade(visible_and_masked_accuracy, "is right", body)
+
+
 # ---------------------------------------------------------------------------------------------
 # 05 · iterative decoding
 

@@ -87,6 +87,11 @@ def masked_cross_entropy(logits, targets, mask):
     return (losses * mask).sum() / mask.sum()
 
 
+def visible_and_masked_accuracy(logits, targets, mask):
+    right = logits.argmax(-1) == targets
+    return (right & ~mask).float().sum() / (~mask).sum(), (right & mask).float().sum() / mask.sum()
+
+
 def drop_labels(labels, mask, p, generator):
     return torch.where(torch.rand(len(labels), generator=generator) < p, -1, labels)
 
@@ -146,6 +151,7 @@ RIGHT = {
     "random_mask": (checks.check_random_mask, random_mask),
     "masked_cross_entropy": (checks.check_masked_cross_entropy, masked_cross_entropy),
     "drop_labels": (checks.check_label_dropout, drop_labels),
+    "visible_and_masked_accuracy": (checks.check_split_accuracy, visible_and_masked_accuracy),
     "decode_step": (checks.check_decode_step, decode_step),
     "guided_logits": (checks.check_guided_logits, guided_logits),
     "inpaint": (checks.check_inpaint, inpaint),
@@ -233,6 +239,11 @@ WRONG = {
         (lambda lo, ta, m: ((F.cross_entropy(lo.transpose(1, 2), ta, reduction="none") * m).sum(1) / m.sum(1)).mean(), "averaged per example"),
         (lambda lo, ta, m: (F.cross_entropy(lo.transpose(1, 2), ta, reduction="none") * ~m).sum() / (~m).sum().clamp_min(1), "expected"),
         (lambda lo, ta, m: F.cross_entropy(lo.transpose(1, 2), ta, reduction="none") * m, "one number"),
+    ],
+    "visible_and_masked_accuracy": [
+        (lambda lo, ta, m: visible_and_masked_accuracy(lo, ta, m)[::-1], "swapped"),
+        (lambda lo, ta, m: ((((lo.argmax(-1) == ta) & ~m).float().mean()), ((lo.argmax(-1) == ta) & m).float().mean()), "not by all B·N"),
+        (lambda lo, ta, m: ((lo.argmax(-1) == ta).float().mean(),) * 2, "share of exact predictions"),
     ],
     "drop_labels": [
         # the original project's bug, at exactly the right rate: drop the labels of the most heavily masked examples
