@@ -8,8 +8,9 @@
   cores there but a narrow range: small gradients would underflow to zero, so the loss is multiplied by
   a large scale before backward, the gradients are divided by it before clipping and the optimizer
   step, and a step whose gradients overflowed is skipped while the scale backs off (``torch.amp.GradScaler``);
-- a CPU: the profile's ``cpu_precision``, a measured choice (the ``cpu`` profile's bf16 trains the
-  tokenizer 1.4-1.6x faster than fp32 on the reference 2-core CPU; unmeasured sizes stay fp32).
+- a CPU: the profile's ``cpu_precision``. Whether bf16 pays off on a CPU depends on the CPU and the
+  model, so the profile states what was measured (the ``cpu`` profile's bf16 trains the tokenizer
+  1.4-1.6x faster than fp32 on the reference 2-core CPU); a profile that states nothing gets fp32.
 
 Whatever the dtype, the quantizer's distances and GroupNorm run in fp32 (see ``quantize``, ``vqgan``).
 """

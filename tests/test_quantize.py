@@ -121,11 +121,12 @@ def test_dead_codes_are_restarted_from_encoder_outputs():
     assert quantizer.codebook.abs().max() < 50
 
 
-def test_distances_stay_fp32_under_bf16_autocast():
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])  # bf16, or fp16 on GPUs without bf16
+def test_distances_stay_fp32_under_autocast(dtype):
     quantizer = make(l2_normalize=False).eval()
     z = torch.randn(2, 4, 8, 8)
     reference = quantizer(z).indices
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.autocast("cpu", dtype=dtype):
         out = quantizer(z)
     assert torch.equal(out.indices, reference)
     assert out.quantized.dtype == torch.float32

@@ -40,13 +40,14 @@ def test_forward_shapes_and_gradients_everywhere():
     assert model.last_layer.grad is not None
 
 
-def test_group_norm_runs_in_fp32_under_bf16_autocast():
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_group_norm_runs_in_fp32_under_autocast(dtype):
     """bf16 autocast on a CPU would run group_norm in bf16 (slow and less exact); ours stays fp32."""
     torch.manual_seed(0)
     norm, plain = GroupNorm32(4, 16), torch.nn.GroupNorm(4, 16)
     plain.load_state_dict(norm.state_dict())  # same parameters, same keys
-    x = torch.randn(2, 16, 8, 8).bfloat16()
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    x = torch.randn(2, 16, 8, 8).to(dtype)
+    with torch.autocast("cpu", dtype=dtype):
         out = norm(x)
     assert out.dtype == torch.float32
     torch.testing.assert_close(out, plain(x.float()))
