@@ -91,9 +91,11 @@ def _call(fn: Callable, *args: Any, case: str, **kwargs: Any) -> Any:
     try:
         result = fn(*args, **kwargs)
     except NotImplementedError as error:
-        said = _first_line(error)
-        if said and not said.startswith(_name(fn)):  # raised by something it calls, e.g. a step still a stub
-            raise _NotYet(f"`{_name(fn)}` reached a stub that raises NotImplementedError ({said}).") from None
+        said, name = _first_line(error), _name(fn)
+        if said and not said.startswith(name):  # raised by something it calls, e.g. a step still a stub
+            raise _NotYet(f"`{name}` reached a stub that raises NotImplementedError ({said}).") from None
+        if said and not said.startswith(f"{name}: fill in"):  # the stub says what to do
+            raise _NotYet(f"`{name}` is still a stub: {said.removeprefix(name + ':').strip()}.") from None
         raise _NotYet(f"`{_name(fn)}` still raises NotImplementedError: fill in its stub, then delete the "
                       "`raise NotImplementedError` line.") from None
     except Exception as error:
