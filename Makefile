@@ -11,7 +11,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # Output echo that could leave a cell waiting for a reply it already had (issue #11, jupyter/nbclient#312).
 RUN_NOTEBOOKS = MASKGIT_PROFILE=$(PROFILE) $(BIN)/python tools/run_notebooks.py --timeout 900 --output-dir results/notebooks
 
-.PHONY: install course stress-widgets test lab lint learner clean-data
+.PHONY: install course stress-widgets test lab lint learner lab-learner clean-data
 
 # Install the project with the pinned versions of constraints.txt (torch 2.14.1 / torchvision 0.29.1).
 $(STAMP): pyproject.toml constraints.txt
@@ -43,6 +43,10 @@ test: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks $(ALLOW_ROOT)
+
+# The learner edition: write the core pieces yourself (see README, "Two editions").
+lab-learner: $(STAMP)
+	$(BIN)/jupyter lab learner $(ALLOW_ROOT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
