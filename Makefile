@@ -11,7 +11,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # Output echo that could leave a cell waiting for a reply it already had (issue #11, jupyter/nbclient#312).
 RUN_NOTEBOOKS = MASKGIT_PROFILE=$(PROFILE) $(BIN)/python tools/run_notebooks.py --timeout 900 --output-dir results/notebooks
 
-.PHONY: install course stress-widgets test lab lint learner lab-learner clean-data
+.PHONY: install course stress-widgets test colab-twin lab lint learner lab-learner clean-data
 
 # Install the project with the pinned versions of constraints.txt (torch 2.14.1 / torchvision 0.29.1).
 $(STAMP): pyproject.toml constraints.txt
@@ -40,6 +40,12 @@ stress-widgets: $(STAMP)
 # per core with one torch thread each (more threads than cores make small tensor ops crawl).
 test: $(STAMP)
 	MASKGIT_PROFILE=fast OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --dist loadscope $(PYTEST_NOTEBOOKS) tests notebooks
+
+# The Colab twin (tests/colab_twin.py; CI runs it after `make test`): Colab's package versions on Python 3.13
+# (a base environment cached under ~/.cache/maskgit-course), the notebooks' install cell cloning this working
+# tree, then every notebook under nbval in the fast profile. Report: results/colab-twin.json.
+colab-twin: $(STAMP)
+	MASKGIT_COLAB_TWIN=1 $(BIN)/python -m pytest -p no:cacheprovider -s tests/test_colab_twin.py
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks $(ALLOW_ROOT)
