@@ -16,7 +16,7 @@ from maskgit_lib.config import PRECISIONS, PROFILES, ConfigError, load_config
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", choices=PROFILES, help="fast | cpu | gpu (default: $MASKGIT_PROFILE, else gpu with CUDA, else cpu)")
+    parser.add_argument("--profile", choices=PROFILES, help="fast | cpu | gpu: sizes, not devices (default: $MASKGIT_PROFILE, else cpu, the shipped size, on every device)")
     parser.add_argument("--config_file", "--config-file", dest="config_file", help="a YAML file laid over the profile's config")
 
 

@@ -204,24 +204,6 @@ def load_transformer(path: str | Path, device: str | torch.device = "cpu") -> tu
     return model.to(device).eval(), config
 
 
-def ensure_tokenizer(config: Config, train_if_missing: bool = False, progress: bool = False) -> Path:
-    """The tokenizer checkpoint the config names; with ``train_if_missing`` (the ``fast`` profile in
-    the notebooks) a missing one is trained on the spot, which takes seconds at that size."""
-    try:
-        return tokenizer_path(config)
-    except CheckpointError:
-        if not train_if_missing:
-            raise
-    from maskgit_lib.train_vqgan import train_vqgan
-
-    path = Path(config.transformer.tokenizer.format(profile=config.profile)).expanduser()
-    if not path.is_absolute():
-        path = (repo_root() or Path.cwd()) / path
-    run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-    train_vqgan(config, run_dir=run_dir, progress=progress)
-    return tokenizer_path(config)
-
-
 @torch.no_grad()
 def accuracy_by_mask_ratio(
     model: MaskGITTransformer, tokens: np.ndarray, labels: np.ndarray, ratios: list[float], seed: int = 0
