@@ -117,6 +117,12 @@ def _announce(choice: ModelChoice, how_to_switch: str, announce: bool = True) ->
     return choice
 
 
+def _tokenizer_words(tokenizer: ModelChoice) -> str:
+    if tokenizer.source == "shipped":
+        return "the shipped tokenizer"
+    return f"your tokenizer {_display(tokenizer.run_dir)}"
+
+
 def _missing(phase: str, profile: str) -> ModelChoiceError:
     flag = " --autoregressive" if phase == "transformer-ar" else ""
     cli_phase = "vqgan" if phase == "vqgan" else "transformer"
@@ -201,11 +207,11 @@ def choose_transformer(
         run_dir = _start_training(phase, profile)
         train_transformer(run_config, run_dir=run_dir, progress=progress)
         return _announce(ModelChoice(phase, run_dir / "checkpoints" / "last.ckpt", "trained now", tokenizer.path),
-                         f"on the {tokenizer.source} tokenizer {_display(tokenizer.path)}")
+                         f"trained on {_tokenizer_words(tokenizer)}")
     own = [p for p in finished_runs(phase, profile) if fits(p, tokenizer.path)] if prefer != "shipped" else []
     if own:
         return _announce(ModelChoice(phase, own[0], "your run", tokenizer.path),
-                         f"on the {tokenizer.source} tokenizer; prefer='shipped' for the shipped pair")
+                         f"trained on {_tokenizer_words(tokenizer)}; prefer='shipped' for the shipped pair")
     shipped = shipped_checkpoint(phase, profile)
     if shipped.is_file():
         note = ("`maskgit train --phase transformer --autoregressive` trains your own" if causal
