@@ -36,6 +36,15 @@ def run_notebook(path: Path, output_dir: Path, timeout: int) -> float:
     return time.perf_counter() - start
 
 
+def one_line(error: Exception) -> str:
+    """The cell's own error (``NameError: ...``) or the timeout, not nbclient's framed traceback."""
+    if isinstance(error, CellExecutionError):
+        text = f"{error.ename}: {error.evalue}"
+    else:
+        text = str(error)
+    return (text.strip().splitlines() or [type(error).__name__])[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
@@ -48,8 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             seconds = run_notebook(path, args.output_dir, args.timeout)
         except (CellExecutionError, CellTimeoutError) as error:
-            first = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-            print(f"== {path} failed: {first} (executed copy in {args.output_dir / path.name})", file=sys.stderr)
+            print(f"== {path} failed: {one_line(error)} (executed copy in {args.output_dir / path.name})", file=sys.stderr)
             return 1
         total += seconds
         print(f"== {path}: {seconds:.0f} s", flush=True)
