@@ -126,9 +126,11 @@ def _tokenizer_words(tokenizer: ModelChoice) -> str:
 def _missing(phase: str, profile: str) -> ModelChoiceError:
     flag = " --autoregressive" if phase == "transformer-ar" else ""
     cli_phase = "vqgan" if phase == "vqgan" else "transformer"
+    # The switch lives where that phase is trained (a missing tokenizer stops notebooks 04-06 too).
+    switch = {"vqgan": "set TRAIN = True in notebook 02, ", "transformer": "set TRAIN = True in notebook 04, "}.get(phase, "")
     return ModelChoiceError(
-        f"no {PHASE_NAMES[phase]} for the '{profile}' profile yet (none shipped, none trained): set TRAIN = True "
-        f"in this notebook, or run `maskgit train --phase {cli_phase}{flag} --profile {profile}`, "
+        f"no {PHASE_NAMES[phase]} for the '{profile}' profile yet (none shipped, none trained): {switch}"
+        f"run `maskgit train --phase {cli_phase}{flag} --profile {profile}`, "
         f"or use the default profile (unset MASKGIT_PROFILE)"
     )
 
