@@ -179,6 +179,19 @@ def split_indices(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[n
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
+def drop_empty_classes(labels: np.ndarray, class_names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Labels and names without the classes that kept no image, the others renumbered in order.
+
+    A README or Thumbs.db beside the class sub-folders makes a class of the folder's loose files;
+    once such files are skipped the class is empty, and a model would be built for a class it
+    never sees (and a sampler would offer it).
+    """
+    present = np.unique(labels)  # (C',) sorted label ids that kept at least one image
+    new_label = np.full(len(class_names), -1, dtype=np.int64)
+    new_label[present] = np.arange(len(present))
+    return new_label[labels], [class_names[i] for i in present]
+
+
 def _build_folder(root: Path, cfg: DataConfig, progress: bool, source: dict[str, Any]):
     try:
         found = images.scan_folder(root)
@@ -193,7 +206,7 @@ def _build_folder(root: Path, cfg: DataConfig, progress: bool, source: dict[str,
     except ValueError as err:
         raise DataError(f"{root}: {err}") from None
     report.warn_if_skipped()
-    labels = labels[kept]
+    labels, class_names = drop_empty_classes(labels[kept], found.class_names)
     train_idx, val_idx = split_indices(labels, cfg.val_fraction, cfg.seed)
     arrays = {
         "train_images": pixels[train_idx],
@@ -204,7 +217,7 @@ def _build_folder(root: Path, cfg: DataConfig, progress: bool, source: dict[str,
     meta = {
         "dataset": cfg.dataset,
         "image_size_px": cfg.image_size_px,
-        "class_names": found.class_names,
+        "class_names": class_names,
         "counts": {"train": len(train_idx), "val": len(val_idx)},
         "skipped_files": len(report.skipped),
         "seed": cfg.seed,
