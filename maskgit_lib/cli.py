@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", type=int, default=64, help="how many images")
     sample.add_argument("--steps", type=int, default=12, help="decoding steps (MaskGIT)")
     sample.add_argument("--schedule", default="cosine", help="masking schedule for decoding")
+    sample.add_argument("--order", choices=("confidence", "halton"), default="confidence",
+                        help="which positions each step keeps: the most confident (MaskGIT) or the Halton order (spread out)")
     sample.add_argument("--temperature", type=float, default=1.0, help="divides the logits")
     sample.add_argument("--randomness", type=float, default=4.5, help="Gumbel noise on the confidences, annealed to 0")
     sample.add_argument("--cfg", dest="cfg_scale", type=float, default=0.0, help="classifier-free guidance scale")
@@ -76,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--n", type=int, default=2000, help="images compared (validation images; the FID floor uses as many)")
     evaluate.add_argument("--steps", default="12", help="decoding steps (MaskGIT); several, comma-separated, give an ablation table")
     evaluate.add_argument("--schedule", default="cosine", help="masking schedule(s) for decoding, comma-separated")
+    evaluate.add_argument("--order", default="confidence", help="confidence | halton (comma-separated: an ablation)")
     evaluate.add_argument("--temperature", type=float, default=1.0)
     evaluate.add_argument("--randomness", type=float, default=4.5)
     evaluate.add_argument("--cfg", dest="cfg_scale", type=float, default=0.0)
@@ -182,8 +185,9 @@ def _sample(args: argparse.Namespace) -> int:
     if model.causal:
         tokens = autoregressive_decode(model, args.n, labels, temperature=args.temperature, seed=args.seed)
     else:
-        tokens, _ = maskgit_decode(model, args.n, labels, steps=args.steps, schedule=args.schedule, temperature=args.temperature,
-                                   randomness=args.randomness, cfg_scale=args.cfg_scale, seed=args.seed)
+        tokens, _ = maskgit_decode(model, args.n, labels, steps=args.steps, schedule=args.schedule, order=args.order,
+                                   temperature=args.temperature, randomness=args.randomness, cfg_scale=args.cfg_scale,
+                                   seed=args.seed)
     side = int(round(tokens.shape[1] ** 0.5))
     images = tokenizer.decode_tokens(tokens.view(-1, side, side))
     seconds = time.perf_counter() - started
@@ -205,8 +209,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise ConfigError(f"--steps takes integers separated by commas, got {args.steps!r}") from err
     schedules = [v.strip() for v in args.schedule.split(",") if v.strip()]
+    orders = [v.strip() for v in args.order.split(",") if v.strip()]
     options["steps"] = steps[0] if len(steps) == 1 else steps
     options["schedule"] = schedules[0] if len(schedules) == 1 else schedules
+    options["order"] = orders[0] if len(orders) == 1 else orders
     try:
         report = evaluate_checkpoint(args.checkpoint, progress=not args.no_progress, **options)
     except ValueError as err:
@@ -217,7 +223,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if "rows" in report:
         print(f"real-vs-real floor {report['fid_floor']:.2f} (n={report['n']}) -> {out}")
         for row in report["rows"]:
-            print(f"  {row['schedule']:<8} {row['steps']:>3} steps  FID {row['fid']:7.2f}  {row['images_per_s']:8.1f} images/s")
+            print(f"  {row['order']:<10} {row['schedule']:<8} {row['steps']:>3} steps  FID {row['fid']:7.2f}  "
+                  f"{row['images_per_s']:8.1f} images/s")
     elif report["phase"] == "vqgan":
         print(f"PSNR {report['psnr']:.2f} dB, usage {report['usage']:.1%}, rFID {report['rfid']:.2f} "
               f"(real-vs-real floor {report['fid_floor']:.2f}, n={report['n']}) -> {out}")

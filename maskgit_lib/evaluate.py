@@ -131,7 +131,7 @@ class GenerationScorer:
         }
 
     def score(self, seed: int = 0, **decoding: Any) -> dict[str, Any]:
-        """FID of ``n`` generated images; ``decoding``: steps, schedule, temperature, randomness, cfg_scale."""
+        """FID of ``n`` generated images; ``decoding``: steps, schedule, order, temperature, randomness, cfg_scale."""
         if self.model.causal:
             decoding = {k: v for k, v in decoding.items() if k == "temperature"}
         started = time.perf_counter()
@@ -152,29 +152,32 @@ class GenerationScorer:
 
 
 def evaluate_transformer(
-    path: str | Path, n: int = 2000, steps: int = 12, schedule: str = "cosine", temperature: float = 1.0,
-    randomness: float = 4.5, cfg_scale: float = 0.0, seed: int = 0, device: str | None = None, progress: bool = True,
+    path: str | Path, n: int = 2000, steps: int = 12, schedule: str = "cosine", order: str = "confidence",
+    temperature: float = 1.0, randomness: float = 4.5, cfg_scale: float = 0.0, seed: int = 0, device: str | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Generation FID, overall and per class, each with its real-vs-real floor."""
     started = time.perf_counter()
     scorer = GenerationScorer(path, n, device, progress)
-    result = scorer.score(seed, steps=steps, schedule=schedule, temperature=temperature, randomness=randomness, cfg_scale=cfg_scale)
+    result = scorer.score(seed, steps=steps, schedule=schedule, order=order, temperature=temperature, randomness=randomness,
+                          cfg_scale=cfg_scale)
     result.pop("images")
     return {**scorer.header(), **result, "seconds": time.perf_counter() - started}
 
 
 def ablation(
     path: str | Path, n: int = 2000, steps: tuple[int, ...] = (4, 8, 12, 16), schedules: tuple[str, ...] = ("cosine", "linear", "square"),
-    device: str | None = None, progress: bool = True, **decoding: Any,
+    orders: tuple[str, ...] = ("confidence",), device: str | None = None, progress: bool = True, **decoding: Any,
 ) -> dict[str, Any]:
-    """FID and sampling speed for every (steps, schedule) pair, same images' labels and seed."""
+    """FID and sampling speed for every (order, schedule, steps), same images' labels and seed."""
     scorer = GenerationScorer(path, n, device, progress)
     rows = []
-    for schedule in schedules:
-        for count in steps:
-            result = scorer.score(steps=count, schedule=schedule, **decoding)
-            rows.append({"steps": count, "schedule": schedule, "fid": result["fid"],
-                         "images_per_s": result["generation_images_per_s"]})
+    for order in orders:
+        for schedule in schedules:
+            for count in steps:
+                result = scorer.score(steps=count, schedule=schedule, order=order, **decoding)
+                rows.append({"order": order, "steps": count, "schedule": schedule, "fid": result["fid"],
+                             "images_per_s": result["generation_images_per_s"]})
     return {**scorer.header(), "fid_floor": scorer.floor, "rows": rows}
 
 
@@ -184,9 +187,8 @@ def evaluate_checkpoint(path: str | Path, **options: Any) -> dict[str, Any]:
     if phase == "vqgan":
         options = {k: v for k, v in options.items() if k in ("n", "device", "progress")}
         return evaluate_tokenizer(path, **options)
-    steps, schedule = options.pop("steps", 12), options.pop("schedule", "cosine")
-    if isinstance(steps, tuple | list) or isinstance(schedule, tuple | list):
-        steps = tuple(steps) if isinstance(steps, tuple | list) else (steps,)
-        schedules = tuple(schedule) if isinstance(schedule, tuple | list) else (schedule,)
-        return ablation(path, steps=steps, schedules=schedules, **options)
-    return evaluate_transformer(path, steps=steps, schedule=schedule, **options)
+    steps, schedule, order = options.pop("steps", 12), options.pop("schedule", "cosine"), options.pop("order", "confidence")
+    if any(isinstance(v, tuple | list) for v in (steps, schedule, order)):
+        as_tuple = lambda v: tuple(v) if isinstance(v, tuple | list) else (v,)  # noqa: E731
+        return ablation(path, steps=as_tuple(steps), schedules=as_tuple(schedule), orders=as_tuple(order), **options)
+    return evaluate_transformer(path, steps=steps, schedule=schedule, order=order, **options)

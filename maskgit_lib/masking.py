@@ -54,6 +54,12 @@ def _exp(r: torch.Tensor) -> torch.Tensor:
     return 1 - torch.expm1(r) / (math.e - 1)
 
 
+def _arccos(r: torch.Tensor) -> torch.Tensor:
+    # (2/π)·arccos(r), the Halton scheduler's (Besnier et al. 2025): about N·2/(πT) tokens per step,
+    # then a burst in the last steps (cosine does the opposite: few first, many in the middle).
+    return torch.arccos(r) * 2 / math.pi
+
+
 SCHEDULES: dict[str, Schedule] = {
     "cosine": _cosine,
     "linear": _linear,
@@ -62,6 +68,7 @@ SCHEDULES: dict[str, Schedule] = {
     "sqrt": _sqrt,
     "log": _log,
     "exp": _exp,
+    "arccos": _arccos,
 }
 
 

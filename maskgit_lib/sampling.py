@@ -11,6 +11,10 @@ MaskGIT decoding with T steps starts from all N tokens masked. At step t it
 Steps 2–4 are ``decode_step``, one function a learner can write and compare. Every step's tokens,
 mask and confidences are returned, so a widget can replay the decoding.
 
+``order="halton"`` replaces step 3's ranking by a fixed order that spreads each step's new tokens
+evenly over the grid (the Halton scheduler, Besnier et al. ICLR 2025; see ``halton``): the same
+number of tokens per step, the same samples, only *which* positions are kept changes, and no noise.
+
 Temperature and confidence: google-research/maskgit (``parallel_decode.py``) samples from the plain
 softmax and ranks by the probability of the sampled token. A sampling temperature (as in Muse and
 most PyTorch ports) sharpens what is sampled; ranking with the *tempered* probabilities instead
@@ -34,6 +38,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from maskgit_lib.halton import halton_priority
 from maskgit_lib.masking import tokens_fixed_after_step
 from maskgit_lib.transformer import MaskGITTransformer
 
@@ -83,6 +88,7 @@ def maskgit_decode(
     init_tokens: torch.Tensor | None = None,
     edit_mask: torch.Tensor | None = None,
     confidence_from: str = "untempered",
+    order: str = "confidence",
 ) -> tuple[torch.Tensor, DecodeHistory]:
     """Sample ``n_samples`` token grids. Returns tokens (B, N) and the per-step history.
 
@@ -90,10 +96,14 @@ def maskgit_decode(
     noise on the confidences (the reference implementation's "choice temperature", 4.5);
     ``cfg_scale`` > 0 applies classifier-free guidance (Ho & Salimans 2022) toward ``labels``;
     ``confidence_from``: rank by the untempered log-probabilities (the reference's behaviour) or by
-    the tempered ones (ties at low temperature; see the module docstring).
+    the tempered ones (ties at low temperature; see the module docstring). ``order``: which
+    positions each step keeps, the most ``"confidence"``-t ones (MaskGIT) or the next ones in
+    ``"halton"`` order (spread over the grid; ``randomness`` is then unused).
     Editing: ``init_tokens`` (B, N) are kept wherever ``edit_mask`` ((N,) or (B, N), True =
     regenerate) is False; the schedule then spreads only the masked tokens over the steps.
     """
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
     model.eval()
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -105,11 +115,12 @@ def maskgit_decode(
     if n_kept:
         steps = min(steps, n_tokens - n_kept)  # a small region: at most one step per token to regenerate
     budget = [n_kept + f for f in tokens_fixed_after_step(schedule, steps, n_tokens - n_kept)]
+    priority = halton_priority(n_tokens, device) if order == "halton" else None  # (N,)
     history = DecodeHistory()
     for t in range(steps):
         logits = guided_logits(model, tokens, labels, cfg_scale)  # (B, N, K)
         tokens, confidence = decode_step(logits, tokens, mask_id, budget[t], t, steps, temperature, randomness,
-                                         generator, confidence_from)
+                                         generator, confidence_from, priority)
         history.tokens.append(tokens.cpu())
         history.masked.append((tokens == mask_id).cpu())
         history.confidence.append(confidence.cpu())
@@ -118,12 +129,13 @@ def maskgit_decode(
 
 
 CONFIDENCES = ("untempered", "tempered")
+ORDERS = ("confidence", "halton")
 
 
 def decode_step(
     logits: torch.Tensor, tokens: torch.Tensor, mask_id: int, n_keep: int, t: int, steps: int,
     temperature: float = 1.0, randomness: float = 4.5, generator: torch.Generator | None = None,
-    confidence_from: str = "untempered",
+    confidence_from: str = "untempered", priority: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One step of MaskGIT decoding: sample every position, keep the ``n_keep`` most confident, mask the rest.
 
@@ -133,7 +145,8 @@ def decode_step(
     (``torch.multinomial``), then the Gumbel noise (``gumbel_noise``), so two implementations that
     follow it agree exactly. Returns the new tokens (B, N), ``mask_id`` where masked again, and the
     confidence (B, N): the log-probability of each position's sample (meaningless where the token
-    was already known).
+    was already known). ``priority`` ((N,) or (B, N), e.g. ``halton_priority``) replaces confidence
+    plus noise as the ranking of unknown positions, and no Gumbel noise is drawn.
     """
     if confidence_from not in CONFIDENCES:
         raise ValueError(f"confidence_from must be one of {', '.join(CONFIDENCES)}, got {confidence_from!r}")
@@ -144,8 +157,11 @@ def decode_step(
     confidence = scored.gather(-1, sampled[..., None])[..., 0]  # (B, N)
     unknown = tokens == mask_id  # (B, N)
     sampled = torch.where(unknown, sampled, tokens)  # known tokens stay what they are
-    score = torch.where(unknown, confidence, torch.inf)  # ... and always rank first
-    score = score + randomness * (1 - (t + 1) / steps) * gumbel_noise(score.shape, generator, logits.device)
+    if priority is None:
+        score = torch.where(unknown, confidence, torch.inf)  # ... and always rank first
+        score = score + randomness * (1 - (t + 1) / steps) * gumbel_noise(score.shape, generator, logits.device)
+    else:
+        score = torch.where(unknown, priority.to(logits.device).float().expand_as(confidence), torch.inf)  # (B, N)
     rank = score.argsort(dim=1, descending=True).argsort(dim=1)  # (B, N) 0 = most confident
     return torch.where(rank < n_keep, sampled, mask_id), confidence
 

@@ -72,11 +72,14 @@ def test_cli_ablation_table(trained, tmp_path, capsys):
     _, _, root = trained
     out = tmp_path / "ablation.json"
     assert main(["evaluate", "--checkpoint", str(root / "transformer" / "checkpoints" / "last.ckpt"), "--n", "4",
-                 "--steps", "2,4", "--schedule", "cosine,linear", "--out", str(out), "--device", "cpu", "--no-progress"]) == 0
+                 "--steps", "2,4", "--schedule", "cosine,linear", "--order", "confidence,halton", "--out", str(out),
+                 "--device", "cpu", "--no-progress"]) == 0
     rows = json.loads(out.read_text())["rows"]
-    assert [(r["schedule"], r["steps"]) for r in rows] == [("cosine", 2), ("cosine", 4), ("linear", 2), ("linear", 4)]
+    assert [(r["order"], r["schedule"], r["steps"]) for r in rows] == [
+        (order, schedule, steps) for order in ("confidence", "halton") for schedule in ("cosine", "linear") for steps in (2, 4)
+    ]
     assert all(r["fid"] > 0 and r["images_per_s"] > 0 for r in rows)
-    assert "linear     4 steps" in capsys.readouterr().out
+    assert "halton     linear     4 steps" in capsys.readouterr().out
     assert main(["evaluate", "--checkpoint", str(out), "--steps", "a,b"]) == 2
 
 
