@@ -3,6 +3,16 @@
 The ``kaggle`` package is imported lazily and kept quiet: on import without credentials it prints
 a long banner to stdout and ``authenticate()`` raises ``SystemExit``, which would kill a notebook
 kernel. Both become one :class:`KaggleError` whose message says what to do.
+
+What ``kaggle`` 2.x (on ``kagglesdk``) does for one download, which the messages are written
+against (``tests/kaggle_standin.py`` serves the same exchange):
+
+- a token (``KAGGLE_API_TOKEN`` or ``~/.kaggle/access_token``) is checked with Kaggle on import and
+  in ``authenticate()``, so being offline or holding a revoked token already shows there: as a
+  ``requests`` error (an ``OSError``), or as the ``SystemExit`` of "no credentials";
+- the download request answers 401/403 as ``requests``' ``HTTPError``;
+- a dropped connection is retried five times (waits of about 2 to 32 s) and then raised as
+  ``ChunkedEncodingError``; the zip is unzipped into the target folder and deleted.
 """
 
 from __future__ import annotations
@@ -21,6 +31,10 @@ CREDENTIALS_HELP = (
     "Kaggle credentials not found: create a token at https://www.kaggle.com/settings/api and save it "
     "as ~/.kaggle/access_token (or set KAGGLE_API_TOKEN, or KAGGLE_USERNAME and KAGGLE_KEY), then run this again"
 )
+TOKEN_REFUSED_HELP = (
+    "Kaggle did not accept your token (expired or revoked?): create a new one at "
+    "https://www.kaggle.com/settings/api, save it as ~/.kaggle/access_token (or set KAGGLE_API_TOKEN), then run this again"
+)
 
 
 class KaggleError(RuntimeError):
@@ -28,7 +42,11 @@ class KaggleError(RuntimeError):
 
 
 def _authenticated_api():
-    """Import ``kaggle`` and authenticate, swallowing its banner and its ``SystemExit``."""
+    """Import ``kaggle`` and authenticate, swallowing its banner and its ``SystemExit``.
+
+    Errors of ``requests`` pass through for :func:`_explain`: the token check can fail for want of
+    a connection, or with an HTTP status, like the download itself.
+    """
     quiet = io.StringIO()
     try:
         with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
@@ -38,46 +56,86 @@ def _authenticated_api():
             api.authenticate()
     except ImportError:
         raise KaggleError("the 'kaggle' package is not installed; run: pip install kaggle") from None
-    except (SystemExit, OSError, ValueError):
+    except SystemExit:  # no credentials, or a token Kaggle called inactive and nothing else to try
+        raise KaggleError(TOKEN_REFUSED_HELP if _token_given() else CREDENTIALS_HELP) from None
+    except (OSError, ValueError) as err:
+        if _from_requests(err):
+            raise
         raise KaggleError(CREDENTIALS_HELP) from None
     return api
+
+
+def _token_given() -> bool:
+    """Whether ``kaggle`` found a token to check (the lookup is kagglesdk's own)."""
+    try:
+        from kagglesdk.kaggle_env import get_access_token_from_env
+    except ImportError:
+        return False
+    return get_access_token_from_env()[0] is not None
 
 
 def download(dataset: str, dest: Path) -> Path:
     """Download and unzip a Kaggle data set into ``dest`` once; later calls reuse it.
 
     Unzips into a temporary folder and renames it when complete, so an interrupted download never
-    looks finished.
+    looks finished; the next call deletes what it left and downloads afresh.
     """
     if dataset not in KAGGLE_DATASETS:
         raise KaggleError(f"unknown Kaggle data set {dataset!r}; choose from {', '.join(KAGGLE_DATASETS)}")
     if dest.is_dir():
         return dest
     ref = KAGGLE_DATASETS[dataset]
-    api = _authenticated_api()
     partial = dest.with_name(dest.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
     try:
+        api = _authenticated_api()
+        partial.mkdir(parents=True)
         api.dataset_download_files(ref, path=str(partial), unzip=True, quiet=False)
-    except Exception as err:  # requests' ConnectionError, HTTP errors, bad zip files...
+    except Exception as err:  # requests' ConnectionError, HTTP errors, a cut-off stream, bad zip files...
         shutil.rmtree(partial, ignore_errors=True)
+        if isinstance(err, KaggleError):
+            raise
         raise KaggleError(_explain(ref, err)) from None
     partial.rename(dest)
     return dest
 
 
+def _from_requests(err: BaseException) -> bool:
+    """An error of ``requests`` or ``urllib3``, kaggle's HTTP stack (checked by module name, so
+    this module imports neither)."""
+    return type(err).__module__.split(".")[0] in ("requests", "urllib3")
+
+
+def _was_cut_off(err: BaseException) -> bool:
+    """The archive's stream ended early: urllib3 2 raises, urllib3 1 leaves kaggle's size check."""
+    broken = type(err).__name__ in ("ChunkedEncodingError", "ProtocolError", "IncompleteRead")
+    return broken or "does not match expected size" in str(err)
+
+
 def _explain(ref: str, err: Exception) -> str:
-    text = str(err)
+    """One line for a failed token check or download, judged by status code and type, never by
+    digits in the text (a cut-off stream's 'IncompleteRead(4013 bytes read)' is no HTTP 401)."""
     status = getattr(getattr(err, "response", None), "status_code", None)
-    if status in (401, 403) or "401" in text or "403" in text:
+    if status == 401:
         return (
-            f"Kaggle refused the download of {ref} (HTTP {status or '401/403'}): check your token, and accept "
-            f"the data set's terms on its Kaggle page"
+            f"Kaggle did not accept your credentials for {ref} (HTTP 401): check your token, or create a new one at "
+            f"https://www.kaggle.com/settings/api and save it as ~/.kaggle/access_token, then run this again"
         )
-    if "resolve" in text.lower() or "connection" in type(err).__name__.lower() or "Max retries" in text:
+    if status == 403:
+        return (
+            f"Kaggle refused the download of {ref} (HTTP 403): open https://www.kaggle.com/datasets/{ref}, accept "
+            f"the data set's rules if it shows any, check that your token is current, then run this again"
+        )
+    if _was_cut_off(err):
+        return (
+            f"the download of {ref} was cut off before the end (the connection dropped, also on kaggle's retries); "
+            f"nothing was kept: run this again to download it afresh"
+        )
+    unreachable = _from_requests(err) and ("Connection" in type(err).__name__ or "Timeout" in type(err).__name__)
+    if unreachable or isinstance(err, (ConnectionError, TimeoutError)):
         return (
             f"could not reach Kaggle to download {ref} (offline?): connect to the internet, or download the "
             f"archive by hand, unzip it and use --dataset folder --path DIR"
         )
-    return f"downloading {ref} from Kaggle failed ({type(err).__name__}: {text.splitlines()[0][:160] if text else ''})"
+    text = str(err).splitlines()[0][:160] if str(err) else ""
+    return f"downloading {ref} from Kaggle failed ({type(err).__name__}: {text}); run this again"
