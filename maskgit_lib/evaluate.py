@@ -1,7 +1,8 @@
 """What ``maskgit evaluate`` measures: a tokenizer's reconstructions, a Transformer's generations.
 
-Both are scored against the first ``n`` validation images (the avatars' validation set cycles
-through the classes, so any prefix is class-balanced), and every FID comes with its floor: the FID
+Both are scored against ``n`` validation images taken class by class in turn (``balanced_indices``:
+for the avatars, whose validation set already cycles through the classes, simply the first ``n``),
+and every FID comes with its floor: the FID
 between ``n`` *training* images with the same class mix and those validation images. Real features
 are cached next to the data set (``fid-*.npy``), so only the model's images cost network time.
 
@@ -9,7 +10,8 @@ are cached next to the data set (``fid-*.npy``), so only the model's images cost
   the originals' set).
 - Transformer: generation FID overall and per class (each class's samples vs that class's
   validation images, with a per-class floor), for MaskGIT decoding or, for a ``causal`` checkpoint,
-  the autoregressive sampler.
+  the autoregressive sampler; and the memorisation check (``memorisation``): how close each
+  generated image is to its nearest training image, calibrated on the validation images.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch
 
 from maskgit_lib.checkpoint import load_checkpoint
 from maskgit_lib.data import PreparedData, prepare_data
+from maskgit_lib.memorisation import memorisation_report
 from maskgit_lib.metrics import (
     FID_SHA256,
     frechet_distance,
@@ -59,10 +62,22 @@ def real_features(
     return feats
 
 
+def balanced_indices(labels: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` indices when the classes take turns: each class's first image, then each one's
+    second, ... so any ``n`` is as class-balanced as the data allow (a folder's validation images are
+    stored class after class; a plain prefix would score the first classes only)."""
+    labels = np.asarray(labels)
+    rank = np.zeros(len(labels), dtype=np.int64)
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        rank[rows] = np.arange(len(rows))
+    return np.lexsort((labels, rank))[:n]  # by rank within the class, then by class
+
+
 def reference_sets(data: PreparedData, n: int, device, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features of the first ``n`` validation images, of ``n`` class-matched training images, and the labels."""
+    """Features of ``n`` class-balanced validation images, of ``n`` class-matched training images, and the labels."""
     _check_n(data, n)
-    val_idx = np.arange(n)
+    val_idx = balanced_indices(data.val_labels, n)
     labels = np.asarray(data.val_labels[val_idx])
     val = real_features(data, "val", val_idx, device, progress)
     train = real_features(data, "train", matched_indices(np.asarray(data.train_labels), labels), device, progress)
@@ -76,7 +91,7 @@ def evaluate_tokenizer(path: str | Path, n: int = 2000, device: str | None = Non
     model, config = load_vqgan(path, device)
     data = prepare_data(config.data, progress=progress)
     val, train, _ = reference_sets(data, n, device, progress)
-    images = data.val_images[:n]
+    images = data.val_images[balanced_indices(data.val_labels, n)]
     recon: list[torch.Tensor] = []
     scores, _ = evaluate_reconstruction(model, images, keep=recon)
     recon_feats = inception_features(torch.cat(recon), device=device, progress=progress)
@@ -120,7 +135,7 @@ class GenerationScorer:
         self.device = device or pick_device()
         self.model, config = load_transformer(path, self.device)
         self.tokenizer, _ = load_vqgan(tokenizer_path(config), self.device)
-        data = prepare_data(config.data, progress=progress)
+        self.data = data = prepare_data(config.data, progress=progress)
         self.val, self.train, self.labels = reference_sets(data, n, self.device, progress)
         self.train_labels = np.asarray(data.train_labels)[matched_indices(np.asarray(data.train_labels), self.labels)]
         self.class_names = load_checkpoint(path).get("class_names") or data.class_names
@@ -144,7 +159,20 @@ class GenerationScorer:
             rows = self.labels == c
             per_class[self.class_names[c]] = {"n": int(rows.sum()), "fid": frechet_distance(gen[rows], self.val[rows]), "floor": floor}
         return {"decoding": {**decoding, "seed": seed}, "fid": frechet_distance(gen, self.val), "fid_floor": self.floor,
-                "per_class": per_class, "generation_images_per_s": self.n / seconds, "images": images}
+                "per_class": per_class, "generation_images_per_s": self.n / seconds, "images": images, "features": gen}
+
+    def memorisation(self, images: torch.Tensor, features: np.ndarray, max_train: int | None = None) -> dict[str, Any]:
+        """The memorisation check of generated images (see ``memorisation``) against the training set
+        (all of it, or ``max_train`` images drawn at random, fixed seed), calibrated on the validation images."""
+        n_train = len(self.data.train_images)
+        train_idx = np.arange(n_train) if not max_train or max_train >= n_train else np.sort(
+            np.random.default_rng(0).choice(n_train, max_train, replace=False))
+        train_feats = real_features(self.data, "train", train_idx, self.device, self.progress)
+        val_images = self.data.val_images[balanced_indices(self.data.val_labels, self.n)]
+        report = memorisation_report(images, val_images, self.data.train_images[train_idx], features, self.val, train_feats)
+        for space in ("pixels", "inception"):  # nearest neighbours as indices into the whole training set
+            report[space]["nearest_train_index"] = train_idx[report[space]["nearest_train_index"]].tolist()
+        return report
 
     def header(self) -> dict[str, Any]:
         return {"checkpoint": self.path, "phase": "transformer-ar" if self.model.causal else "transformer",
@@ -154,14 +182,18 @@ class GenerationScorer:
 def evaluate_transformer(
     path: str | Path, n: int = 2000, steps: int = 12, schedule: str = "cosine", order: str = "confidence",
     temperature: float = 1.0, randomness: float = 4.5, cfg_scale: float = 0.0, seed: int = 0, device: str | None = None,
-    progress: bool = True,
+    progress: bool = True, memorisation: bool = True, memorisation_train: int | None = None,
 ) -> dict[str, Any]:
-    """Generation FID, overall and per class, each with its real-vs-real floor."""
+    """Generation FID, overall and per class, each with its real-vs-real floor; and the memorisation
+    check against all training images (or ``memorisation_train`` of them: FID features of every
+    training image cost an hour on a 2-core CPU, once, then they are cached)."""
     started = time.perf_counter()
     scorer = GenerationScorer(path, n, device, progress)
     result = scorer.score(seed, steps=steps, schedule=schedule, order=order, temperature=temperature, randomness=randomness,
                           cfg_scale=cfg_scale)
-    result.pop("images")
+    images, features = result.pop("images"), result.pop("features")
+    if memorisation:
+        result["memorisation"] = scorer.memorisation(images, features, memorisation_train)
     return {**scorer.header(), **result, "seconds": time.perf_counter() - started}
 
 
@@ -187,6 +219,8 @@ def evaluate_checkpoint(path: str | Path, **options: Any) -> dict[str, Any]:
     if phase == "vqgan":
         options = {k: v for k, v in options.items() if k in ("n", "device", "progress")}
         return evaluate_tokenizer(path, **options)
+    if any(isinstance(options.get(k), tuple | list) for k in ("steps", "schedule", "order")):
+        options = {k: v for k, v in options.items() if k not in ("memorisation", "memorisation_train")}
     steps, schedule, order = options.pop("steps", 12), options.pop("schedule", "cosine"), options.pop("order", "confidence")
     if any(isinstance(v, tuple | list) for v in (steps, schedule, order)):
         as_tuple = lambda v: tuple(v) if isinstance(v, tuple | list) else (v,)  # noqa: E731

@@ -41,8 +41,14 @@ def test_tokenizer_report(trained):
 def test_generation_report_per_class_with_floors_and_cached_real_features(trained, monkeypatch):
     _, data, root = trained
     path = root / "transformer" / "checkpoints" / "last.ckpt"
-    report = evaluate_checkpoint(path, n=N + 2, steps=4, device="cpu", progress=False)
+    report = evaluate_checkpoint(path, n=N + 2, steps=4, device="cpu", progress=False, memorisation_train=N)
     assert report["phase"] == "transformer" and report["decoding"]["steps"] == 4
+    memo = report["memorisation"]
+    assert memo["n_generated"] == N + 2 and memo["n_train"] == N
+    for space in ("inception", "pixels"):
+        assert 0 <= memo[space]["near_copy_share"] <= 1 and memo[space]["threshold"] >= 0
+        assert len(memo[space]["nearest_train_index"]) == N + 2
+        assert all(0 <= i < len(data.train_images) for i in memo[space]["nearest_train_index"])
     assert report["fid"] > 0 and report["fid_floor"] > 0
     labels = np.asarray(data.val_labels[: N + 2])
     expected = {data.class_names[c] for c in range(len(data.class_names)) if (labels == c).sum() >= 2}
@@ -53,7 +59,7 @@ def test_generation_report_per_class_with_floors_and_cached_real_features(traine
     calls = []
     real = evaluate_module.inception_features
     monkeypatch.setattr(evaluate_module, "inception_features", lambda images, **k: calls.append(len(images)) or real(images, **k))
-    again = evaluate_checkpoint(path, n=N + 2, steps=4, device="cpu", progress=False)
+    again = evaluate_checkpoint(path, n=N + 2, steps=4, device="cpu", progress=False, memorisation_train=N)
     assert calls == [N + 2] and again["fid"] == pytest.approx(report["fid"])
 
 
