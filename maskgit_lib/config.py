@@ -164,6 +164,7 @@ class TrainConfig:
     val_every: int = 500  # steps between validations (PSNR, codebook usage) and image grids
     val_images: int = 512  # validation images during training; the final validation uses all
     checkpoint_every: int = 500  # steps between checkpoints (also written at the end)
+    keep_best: bool = False  # also keep checkpoints/best.ckpt, the best validation so far (small data sets)
 
 
 @dataclass

@@ -28,7 +28,8 @@ from maskgit_lib.checkpoint import load_checkpoint
 from maskgit_lib.data import PreparedData, prepare_data
 from maskgit_lib.memorisation import memorisation_report
 from maskgit_lib.metrics import (
-    FID_SHA256,
+    fid_network_source,
+    fid_network_tag,
     frechet_distance,
     inception_features,
     matched_indices,
@@ -51,7 +52,7 @@ def real_features(
 ) -> np.ndarray:
     """Inception features (n, 2048) of some real images, cached in the data set's folder."""
     key = hashlib.sha256(np.asarray(indices, dtype=np.int64).tobytes()).hexdigest()[:12]
-    path = data.folder / f"fid-{split}-{len(indices)}-{key}-{FID_SHA256[:8]}.npy"
+    path = data.folder / f"fid-{split}-{len(indices)}-{key}-{fid_network_tag()}.npy"
     if path.is_file():
         return np.load(path)
     images = data.split(split)[0][np.asarray(indices)]
@@ -99,7 +100,7 @@ def evaluate_tokenizer(path: str | Path, n: int = 2000, device: str | None = Non
         "checkpoint": str(path), "phase": "vqgan", "n": n, "device": str(device),
         "psnr": scores["val_psnr"], "usage": scores["val_usage"], "perplexity": scores["val_perplexity"],
         "rfid": frechet_distance(recon_feats, val), "fid_floor": frechet_distance(train, val),
-        "seconds": time.perf_counter() - started,
+        "fid_network": fid_network_source(), "seconds": time.perf_counter() - started,
     }
 
 
@@ -176,7 +177,7 @@ class GenerationScorer:
 
     def header(self) -> dict[str, Any]:
         return {"checkpoint": self.path, "phase": "transformer-ar" if self.model.causal else "transformer",
-                "n": self.n, "device": str(self.device)}
+                "n": self.n, "device": str(self.device), "fid_network": fid_network_source()}
 
 
 def evaluate_transformer(

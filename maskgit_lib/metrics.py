@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -59,9 +60,35 @@ def fid_network_path() -> Path:
     return path
 
 
+FID_NETWORK_ENV = "MASKGIT_FID_NETWORK"
+
+
+def fid_network_source() -> str:
+    """Which network the FIDs come from, for reports: the checked file, or the override."""
+    override = os.environ.get(FID_NETWORK_ENV)
+    if override:
+        return f"{FID_NETWORK_ENV}={override} (not SHA-checked; numbers may differ slightly from the reference network's)"
+    return f"{FID_PACKAGE} {FID_FILE} (SHA-256 {FID_SHA256[:12]}…)"
+
+
+def fid_network_tag() -> str:
+    """8 hex digits naming the network, for caches of real features: an override gets its own."""
+    override = os.environ.get(FID_NETWORK_ENV)
+    return hashlib.sha256(Path(override).read_bytes()).hexdigest()[:8] if override else FID_SHA256[:8]
+
+
 def load_fid_network(device: str | torch.device = "cpu") -> torch.jit.ScriptModule:
-    """The FID InceptionV3, SHA-256 checked, loaded once per device."""
+    """The FID InceptionV3, SHA-256 checked, loaded once per device.
+
+    ``MASKGIT_FID_NETWORK=path`` loads another TorchScript copy instead (its weights cast to fp32):
+    for a machine that cannot install the package, e.g. a copy rounded to fp16 to fit a transfer
+    limit. Reports then say so (``fid_network_source``)."""
     key = str(device)
+    override = os.environ.get(FID_NETWORK_ENV)
+    if override and key not in _networks:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            _networks[key] = torch.jit.load(override, map_location=device).float().eval()
     if key not in _networks:
         path = fid_network_path()
         digest = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -23,6 +23,7 @@ from torch import nn
 from maskgit_lib import distributed as ddp
 from maskgit_lib.checkpoint import check_same_settings, load_checkpoint, save_checkpoint
 from maskgit_lib.config import Config, TrainConfig
+from maskgit_lib.data import PreparedData
 from maskgit_lib.paths import results_dir
 from maskgit_lib.precision import grad_scaler, resolve_precision
 from maskgit_lib.progress import progress_bar
@@ -43,6 +44,15 @@ def default_device() -> torch.device:
 
 def default_run_dir(phase: str, profile: str) -> Path:
     return results_dir() / "runs" / f"{phase}-{profile}"
+
+
+def data_line(data: PreparedData) -> str:
+    """One line naming what a run trains on: the config decides it, not the last ``prepare-data``,
+    so a run on the wrong data set shows itself at once instead of after an hour."""
+    counts, folder = data.meta["counts"], data.meta.get("spec", {}).get("path")
+    name = f"{data.meta['dataset']} {folder}" if folder else data.meta["dataset"]
+    return (f"data: {name}, {counts['train']} train + {counts['val']} val images, {data.image_size_px} px, "
+            f"{len(data.class_names)} classes")
 
 
 class MetricsLog:
@@ -87,6 +97,7 @@ class PhaseTrainer:
         self.precision = resolve_precision(cfg, self.device)  # bf16 | fp16 | fp32, and why
         self.scaler = grad_scaler(self.device, self.precision)  # fp16 only; otherwise a pass-through
         self.global_batch = cfg.batch_size * ddp.world_size()  # what one optimizer step sees, over all ranks
+        self.best: dict[str, Any] | None = None  # with keep_best: the best validation so far (metric, value, step)
         torch.manual_seed(cfg.seed)  # model initialisation and the quantizer's random choices
         self.run_dir = Path(run_dir) if run_dir else default_run_dir(self.phase, config.profile)
         self.step = 0
@@ -109,7 +120,7 @@ class PhaseTrainer:
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {"phase": self.phase, "config": self.config.to_dict(), "step": self.step, "epoch": self.epoch(), "rng": rng,
-                "class_names": self.data.class_names, "grad_scaler": self.scaler.state_dict(),
+                "class_names": self.data.class_names, "grad_scaler": self.scaler.state_dict(), "best": self.best,
                 **{k: m.state_dict() for k, m in self.modules().items()}}
 
     def save(self, path: str | Path | None = None) -> Path:
@@ -121,6 +132,7 @@ class PhaseTrainer:
         for key, module in self.modules().items():
             module.load_state_dict(payload[key])
         self.step = int(payload["step"])
+        self.best = payload.get("best")
         torch.set_rng_state(payload["rng"]["torch"])
         if "cuda" in payload["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(payload["rng"]["cuda"])
@@ -147,7 +159,9 @@ class PhaseTrainer:
                 if hasattr(bar, "set_postfix"):
                     bar.set_postfix(loss=f"{row['loss']:.3f}")
             if self.step % self.cfg.val_every == 0 and self.step < max_steps:
-                self.metrics.write({"step": self.step, **self.validate_and_show(self.cfg.val_images)})
+                result = self.validate_and_show(self.cfg.val_images)
+                self.metrics.write({"step": self.step, **result})
+                self._keep_best(result)
             if self.step % self.cfg.checkpoint_every == 0:
                 self.save()
         if not main:
@@ -155,12 +169,14 @@ class PhaseTrainer:
             return {"phase": self.phase, "steps": self.step}
         final = self.validate_and_show(None)
         self.metrics.write({"step": self.step, **final})
+        self._keep_best(final)
         self.save()
         summary = {
             "phase": self.phase, "profile": self.config.profile, "steps": self.step, **final,
             "train_seconds_this_session": round(time.perf_counter() - started, 1),
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "device": str(self.device), "ranks": ddp.world_size(), "precision": self.precision.name, **self.summary_extra(),
+            **({"best": self.best} if self.cfg.keep_best else {}),
         }
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         from maskgit_lib.viz import plot_training_curves
@@ -170,8 +186,24 @@ class PhaseTrainer:
         ddp.barrier()
         return summary
 
+    def _keep_best(self, result: dict[str, float]) -> None:
+        """With ``keep_best``: save ``checkpoints/best.ckpt`` whenever the validation improves (lower
+        ``val_loss``, or higher ``val_psnr`` for the tokenizer). Early stopping without stopping: the
+        run goes on, so the curves show the over-fitting, and the best model stays on disk.
+
+        The mid-run validations may use fewer images than the final one (``val_images``); on a
+        small data set set ``val_images`` ≥ the validation set so every point is comparable."""
+        if not self.cfg.keep_best:
+            return
+        key, sign = ("val_loss", 1.0) if "val_loss" in result else ("val_psnr", -1.0)
+        value = float(result[key])
+        if self.best is None or sign * value < sign * self.best["value"]:
+            self.best = {"metric": key, "value": value, "step": self.step}
+            self.save(self.run_dir / "checkpoints" / "best.ckpt")
+
     def run(self, ckpt_path: str | Path | None = None, max_steps: int | None = None) -> dict[str, Any]:
         """Resume from ``ckpt_path`` if given, train to ``max_steps``, and log one line with the result."""
+        self.log(data_line(self.data))
         self.log(f"{self.phase} precision: {self.precision.describe()}")
         if ckpt_path:
             self.load(ckpt_path)

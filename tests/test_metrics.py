@@ -90,3 +90,21 @@ def test_fid_of_a_set_with_itself_is_zero_and_a_different_set_scores_higher():
     assert discs.shape == (8, 2048) and np.isfinite(discs).all()
     assert frechet_distance(discs, discs) == pytest.approx(0.0, abs=1e-3)
     assert frechet_distance(discs, green) > 2 * frechet_distance(discs, more_discs) > 0
+
+
+def test_an_fp16_copy_of_the_network_can_stand_in_and_says_so(monkeypatch, tmp_path):
+    """MASKGIT_FID_NETWORK: a copy rounded to fp16 (to fit a transfer) gives nearly the same features,
+    its own cache tag, and reports that name it."""
+    import warnings
+
+    images = np.random.default_rng(0).integers(0, 256, size=(3, 32, 32, 3), dtype=np.uint8)
+    reference = metrics.inception_features(images)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.load(str(metrics.fid_network_path())).half(), str(tmp_path / "fid16.pt"))
+    monkeypatch.setenv(metrics.FID_NETWORK_ENV, str(tmp_path / "fid16.pt"))
+    monkeypatch.setattr(metrics, "_networks", {})
+    copy = metrics.inception_features(images)
+    assert np.abs(copy - reference).max() < 0.05 and not np.array_equal(copy, reference)
+    assert metrics.fid_network_tag() != metrics.FID_SHA256[:8]
+    assert "MASKGIT_FID_NETWORK" in metrics.fid_network_source()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -184,3 +185,21 @@ def test_metrics_log_restarts_with_a_fresh_run_and_trims_on_resume(tiny, tmp_pat
     resumed.fit(6)
     rows = read_metrics(tmp_path / "log" / "metrics.jsonl")
     assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4, 5, 6]
+
+
+def test_keep_best_saves_the_best_validation_and_survives_a_resume(tiny, tmp_path, monkeypatch):
+    """Early stopping without stopping: best.ckpt follows the best validation, the summary names it."""
+    config, data = tiny
+    config.train_vqgan.max_steps, config.train_vqgan.val_every, config.train_vqgan.keep_best = 6, 2, True
+    scores = itertools.chain([20.0, 25.0, 22.0, 21.0], itertools.repeat(20.0))  # steps 2, 4 (best), 6, then resumed
+    monkeypatch.setattr(VQGANTrainer, "validate", lambda self, n=None: {"val_psnr": next(scores), "val_usage": 0.5})
+    trainer = make_trainer(tiny, tmp_path, name="best")
+    summary = trainer.fit()
+    best = load_checkpoint(tmp_path / "best" / "checkpoints" / "best.ckpt")
+    assert summary["best"] == {"metric": "val_psnr", "value": 25.0, "step": 4} and best["step"] == 4
+    resumed = make_trainer(tiny, tmp_path, name="best")
+    resumed.load(tmp_path / "best" / "checkpoints" / "last.ckpt")
+    assert resumed.best == summary["best"]
+    assert resumed.fit(7)["best"]["step"] == 4  # 21 dB at step 7 does not beat step 4
+    config.train_vqgan.keep_best = False
+    assert "best" not in make_trainer(tiny, tmp_path, name="plain").fit(2)
