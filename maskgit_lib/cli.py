@@ -12,7 +12,9 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from maskgit_lib.config import PRECISIONS, PROFILES, ConfigError, load_config
+from maskgit_lib.config import PRECISIONS, PROFILES, Config, ConfigError, load_config
+
+DATASETS = ("avatars", "celebrity-faces", "celeba", "folder")  # = maskgit_lib.data.DATASETS (not imported: --help stays fast)
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     prep = commands.add_parser("prepare-data", help="render or load a data set and cache it under data/")
     _add_config_flags(prep)
-    prep.add_argument("--dataset", choices=("avatars", "celebrity-faces", "celeba", "folder"))
+    prep.add_argument("--dataset", choices=DATASETS)
     prep.add_argument("--path", help="the image folder, for --dataset folder")
     prep.add_argument("--image-size", "--image_size", dest="image_size_px", type=int, help="side of the square images in pixels")
     prep.add_argument("--n-train", dest="n_train", type=int, help="avatars: training images")
@@ -43,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(train)
     train.add_argument("--phase", choices=("vqgan", "transformer"), required=True,
                        help="vqgan: the tokenizer; transformer: MaskGIT's Transformer on the tokenizer's tokens")
+    train.add_argument("--dataset", choices=DATASETS, help="the data set to train on, as given to prepare-data (default: the profile's, avatars)")
+    train.add_argument("--path", help="the image folder, for --dataset folder")
+    train.add_argument("--image-size", "--image_size", dest="image_size_px", type=int,
+                       help="side of the square images in pixels, as given to prepare-data")
+    train.add_argument("--tokenizer", help="with --phase transformer: the tokenizer checkpoint to train on "
+                                           "(default: the shipped one, trained on avatars)")
     train.add_argument("--autoregressive", action="store_true", default=None,
                        help="with --phase transformer: the causal, raster-order baseline instead of MaskGIT")
     train.add_argument("--max_epochs", "--max-epochs", dest="max_epochs", type=int, help="train this many epochs (overrides max_steps)")
@@ -133,20 +141,49 @@ def _prepare_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace) -> int:
-    from maskgit_lib import distributed as ddp
-    from maskgit_lib.data import prepare_data, steps_per_epoch
-    from maskgit_lib.train_transformer import train_transformer
-    from maskgit_lib.train_vqgan import train_vqgan
+def _absolute(path: str | None) -> str | None:
+    """A path flag made absolute from the current folder, so the checkpoint's config still names the
+    same file when read from elsewhere (config paths that stay relative start at the project root)."""
+    from pathlib import Path
 
+    return str(Path(path).expanduser().resolve()) if path else None
+
+
+def train_config(args: argparse.Namespace) -> Config:
+    """The config ``maskgit train`` runs: the profile, ``--config_file``, then the flags. Refuses
+    flags that would be ignored, and a folder that is not there, before anything is written."""
+    from pathlib import Path
+
+    if args.tokenizer and args.phase != "transformer":
+        raise ConfigError("--tokenizer is only for --phase transformer (the tokenizer it trains on); drop it here")
     section = f"train_{args.phase}"
     overrides = {f"{section}.precision": args.precision, f"{section}.compile": args.compile, f"{section}.max_steps": args.max_steps,
                  f"{section}.channels_last": args.channels_last,
-                 "transformer.causal": args.autoregressive}
+                 "transformer.causal": args.autoregressive, "transformer.tokenizer": _absolute(args.tokenizer),
+                 "data.dataset": args.dataset, "data.path": _absolute(args.path), "data.image_size_px": args.image_size_px}
     config = load_config(args.profile, args.config_file, overrides)
+    if args.path and config.data.dataset != "folder":
+        raise ConfigError(f"--path is only for --dataset folder; add --dataset folder (this run trains on {config.data.dataset})")
+    if config.data.dataset == "folder" and not config.data.path:
+        raise ConfigError("--dataset folder needs --path DIR: the folder you gave maskgit prepare-data")
+    if config.data.dataset == "folder" and not Path(config.data.path).expanduser().is_dir():
+        raise ConfigError(f"--path {config.data.path} is not a folder; give the folder you gave maskgit prepare-data")
+    return config
+
+
+def _train(args: argparse.Namespace) -> int:
+    from maskgit_lib import distributed as ddp
+    from maskgit_lib.data import prepare_data, steps_per_epoch
+    from maskgit_lib.train_transformer import check_tokenizer_fits, train_transformer
+    from maskgit_lib.train_vqgan import train_vqgan
+
+    section = f"train_{args.phase}"
+    config = train_config(args)
     max_steps = None
     ddp.setup_from_env()  # under torchrun: join the process group (one rank per GPU / process)
     if args.max_epochs is not None:
+        if args.phase == "transformer":
+            check_tokenizer_fits(config)  # before the data set is prepared (the trainer checks again)
         with ddp.main_first():
             data = prepare_data(config.data, progress=not args.no_progress and ddp.is_main())
         copies = 2 if args.phase == "transformer" else 1  # the Transformer also sees every image mirrored

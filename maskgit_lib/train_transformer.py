@@ -13,6 +13,8 @@ masks and label drops are pure functions of (seed, step).
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,15 +24,15 @@ import torch
 
 from maskgit_lib import distributed as ddp
 from maskgit_lib.checkpoint import CheckpointError, load_checkpoint
-from maskgit_lib.config import Config, config_from_dict
+from maskgit_lib.config import Config, config_from_dict, load_config
 from maskgit_lib.data import PreparedData, epoch_order, prepare_data
 from maskgit_lib.masking import label_dropout, training_mask
 from maskgit_lib.paths import repo_root
 from maskgit_lib.precision import autocast_for
 from maskgit_lib.sampling import maskgit_decode
 from maskgit_lib.tokens import file_digest, token_dataset
-from maskgit_lib.train_vqgan import load_vqgan
-from maskgit_lib.trainer import PhaseTrainer, check_resumable
+from maskgit_lib.train_vqgan import vqgan_from_checkpoint
+from maskgit_lib.trainer import PhaseTrainer, check_resumable, default_run_dir
 from maskgit_lib.transformer import MaskGITTransformer, masked_token_loss
 
 
@@ -41,9 +43,57 @@ def tokenizer_path(config: Config) -> Path:
         path = (repo_root() or Path.cwd()) / path
     if not path.is_file():
         raise CheckpointError(
-            f"tokenizer checkpoint {path} not found: train one (maskgit train --phase vqgan) or set transformer.tokenizer"
+            f"tokenizer checkpoint {path} not found: train one (maskgit train --phase vqgan) and pass it with --tokenizer"
         )
     return path
+
+
+def _which_images(data: dict[str, Any]) -> tuple[str, str | None, int]:
+    """What decides a data set's pixels for a tokenizer: the data set, its folder, the image size."""
+    folder = data.get("path") if data["dataset"] == "folder" else None
+    return data["dataset"], str(Path(folder).expanduser().resolve()) if folder else None, int(data["image_size_px"])
+
+
+def _image_words(which: tuple[str, str | None, int], with_size: bool) -> str:
+    dataset, folder, size_px = which
+    words = f"{dataset} {folder}" if folder else dataset
+    return f"{words} at {size_px} px" if with_size else words
+
+
+def _shown(path: Path) -> str:
+    """``path`` as a learner would type it from here: relative to the current folder when inside it."""
+    path = Path(path).resolve()
+    return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def check_tokenizer_data(tokenizer_config: dict[str, Any], config: Config, path: Path) -> None:
+    """Refuse a tokenizer trained on other images than this run trains on.
+
+    Why: ``transformer.tokenizer`` defaults to the shipped avatar tokenizer, so a Transformer on a
+    learner's own photos would otherwise train, without a word, on the tokens of a codebook that never
+    saw such images. Only what decides the pixels is compared (data set, folder, image size), so the
+    shipped tokenizer keeps serving avatar runs of any n_train or seed.
+    """
+    theirs, ours = _which_images(tokenizer_config["data"]), _which_images(config.to_dict()["data"])
+    if theirs == ours:
+        return
+    dataset, folder, size_px = ours
+    command = f"maskgit train --phase vqgan --profile {config.profile} --dataset {dataset}"
+    command += f" --path {shlex.quote(folder)}" if folder else ""
+    if size_px != load_config(config.profile).data.image_size_px:
+        command += f" --image-size {size_px}"
+    with_size = theirs[2] != size_px
+    raise CheckpointError(
+        f"the tokenizer {_shown(path)} was trained on {_image_words(theirs, with_size)}, this run trains on "
+        f"{_image_words(ours, with_size)}: train a tokenizer on it first ({command}) and pass it with "
+        f"--tokenizer {_shown(default_run_dir('vqgan', config.profile) / 'checkpoints' / 'last.ckpt')}"
+    )
+
+
+def check_tokenizer_fits(config: Config) -> None:
+    """:func:`check_tokenizer_data` for the tokenizer ``config`` names (one read of its checkpoint)."""
+    path = tokenizer_path(config)
+    check_tokenizer_data(load_checkpoint(path, phase="vqgan")["config"], config, path)
 
 
 def build_transformer(config: Config, codebook_size: int, n_classes: int, n_tokens: int) -> MaskGITTransformer:
@@ -63,11 +113,14 @@ class TransformerTrainer(PhaseTrainer):
     ):
         if config.transformer.causal:
             self.phase = "transformer-ar"
+        path = tokenizer_path(config)
+        tokenizer_payload = load_checkpoint(path, phase="vqgan")  # read once: checked now, built below
+        check_tokenizer_data(tokenizer_payload["config"], config, path)  # before the run folder exists
         self._setup_common(config, config.train_transformer, run_dir, progress, device, log)
         with ddp.main_first():  # rank 0 prepares (renders, caches) the data set; the others read it
             self.data = data if data is not None else prepare_data(config.data, progress=self.progress)
-        path = tokenizer_path(config)
-        self.tokenizer, _ = load_vqgan(path, self.device)
+        self.tokenizer, _ = vqgan_from_checkpoint(tokenizer_payload, path, self.device)
+        del tokenizer_payload  # the weights now live in the model
         self.tokenizer_digest = file_digest(path)  # ties the Transformer to these exact tokenizer bytes
         with ddp.main_first():  # rank 0 encodes and caches the tokens; the others read the cache
             self.tokens = token_dataset(self.data, self.tokenizer, path, progress=progress and ddp.is_main())

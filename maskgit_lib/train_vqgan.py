@@ -249,7 +249,12 @@ def train_vqgan(
 
 def load_vqgan(path: str | Path, device: str | torch.device = "cpu") -> tuple[VQGAN, Config]:
     """A trained tokenizer (eval mode) and the config it was trained with."""
-    payload = load_checkpoint(path, phase="vqgan")
+    return vqgan_from_checkpoint(load_checkpoint(path, phase="vqgan"), path, device)
+
+
+def vqgan_from_checkpoint(payload: dict[str, Any], path: str | Path, device: str | torch.device = "cpu") -> tuple[VQGAN, Config]:
+    """:func:`load_vqgan` for a checkpoint already read: the Transformer trainer reads the tokenizer's
+    config first (to check its data set before anything is written), then builds it from the same read."""
     config = config_from_dict(payload["config"], source=str(path))
     model = VQGAN(config.vqgan)
     model.load_state_dict(payload["model"])

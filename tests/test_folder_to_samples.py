@@ -6,13 +6,14 @@ small JPEGs of varied non-square sizes; one stray text file and one truncated do
 the real ``maskgit`` entry point through every step a learner takes, in the ``fast`` profile sizes:
 
     maskgit prepare-data --dataset folder --path DIR
-    maskgit train --phase vqgan        --config-file mine.yaml
-    maskgit train --phase transformer  --config-file mine.yaml   (+ transformer.tokenizer: their tokenizer)
+    maskgit train --phase vqgan       --dataset folder --path DIR
+    maskgit train --phase transformer --dataset folder --path DIR --tokenizer results/runs/vqgan-fast/checkpoints/last.ckpt
     maskgit sample   --checkpoint ... --class "Tom Hanks" --out grid.png
     maskgit evaluate --checkpoint ...  (tokenizer, then Transformer)
 
-``train`` has no ``--dataset`` flag: the folder reaches it through a YAML file laid over the profile,
-which also names the learner's own tokenizer (the profile's default is the shipped avatar tokenizer).
+Before its tokenizer exists, the Transformer is also asked to train on the folder without
+``--tokenizer``: the profile's default is the shipped avatar tokenizer, and it must be refused. A YAML
+file naming the same keys (``--config-file``, the route before these flags) must give the same config.
 Data and results go to a temporary folder (``MASKGIT_DATA_DIR``, ``MASKGIT_RESULTS_DIR``). The steps
 run once per module; each test checks one of them.
 """
@@ -30,7 +31,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from maskgit_lib.checkpoint import load_checkpoint
-from maskgit_lib.cli import main
+from maskgit_lib.cli import build_parser, main, train_config
 from maskgit_lib.data import load_prepared
 from maskgit_lib.load_or_train import shipped_checkpoint
 from maskgit_lib.tokens import file_digest
@@ -89,7 +90,7 @@ def ok(*args: str) -> str:
 
 @pytest.fixture(scope="module")
 def journey(tmp_path_factory):
-    """Every step once: the folder, the YAML a learner writes, both trainings, a sample grid, both evaluations."""
+    """Every step once: the folder, a refused Transformer, both trainings, a sample grid, both evaluations."""
     home = tmp_path_factory.mktemp("learner")
     photos = make_celebrity_folder(home / "My Celebrities")
     results = home / "results"
@@ -100,10 +101,16 @@ def journey(tmp_path_factory):
         steps = {"prepare": run_cli("prepare-data", "--dataset", "folder", "--path", str(photos), "--no-progress")}
         prepared = load_prepared(steps["prepare"][1].strip().split("-> ")[-1])
         tokenizer = results / "runs" / f"vqgan-{PROFILE}" / "checkpoints" / "last.ckpt"
+        folder = ("--dataset", "folder", "--path", str(photos))
+        steps["no_tokenizer"] = run_cli("train", "--phase", "transformer", *folder, "--no-progress")
+        steps["no_tokenizer_left_a_run"] = (results / "runs").exists()
+        steps["vqgan"] = ok("train", "--phase", "vqgan", *folder, "--no-progress")
+        transformer_flags = ("train", "--phase", "transformer", *folder, "--tokenizer", str(tokenizer))
+        steps["transformer"] = ok(*transformer_flags, "--no-progress")
         mine = home / "mine.yaml"
         mine.write_text(f"data:\n  dataset: folder\n  path: {photos}\ntransformer:\n  tokenizer: {tokenizer}\n")
-        steps["vqgan"] = ok("train", "--phase", "vqgan", "--config-file", str(mine), "--no-progress")
-        steps["transformer"] = ok("train", "--phase", "transformer", "--config-file", str(mine), "--no-progress")
+        steps["configs"] = [train_config(build_parser().parse_args(args)) for args in
+                            (transformer_flags, ("train", "--phase", "transformer", "--config-file", str(mine)))]
         transformer = results / "runs" / f"transformer-{PROFILE}" / "checkpoints" / "last.ckpt"
         grid = home / "grid.png"
         steps["sample"] = ok("sample", "--checkpoint", str(transformer), "--class", "Tom Hanks", "--n", "10", "--out", str(grid))
@@ -130,6 +137,28 @@ def test_prepare_data_counts_classes_and_skips_with_one_warning(journey):
     assert prepared.class_counts("val") == {name: 1 for name in PEOPLE}
     assert prepared.class_counts("train") == {name: PHOTOS_PER_PERSON - 1 for name in PEOPLE}
     assert prepared.train_images.shape[1:] == (32, 32, 3)
+
+
+def test_the_shipped_avatar_tokenizer_is_refused_for_the_folder(journey):
+    """Without --tokenizer the Transformer would train on the avatar tokenizer's codes: one line, no run."""
+    status, out, err = journey["steps"]["no_tokenizer"]
+    lines = err.strip().splitlines()
+    assert status == 2 and out == "" and len(lines) == 1, err
+    assert "was trained on avatars, this run trains on folder" in lines[0] and "--tokenizer" in lines[0]
+    assert not journey["steps"]["no_tokenizer_left_a_run"]
+
+
+@pytest.mark.parametrize("phase", ["vqgan", "transformer"])
+def test_each_training_names_the_folder_it_trains_on(journey, phase):
+    photos = journey["home"] / "My Celebrities"
+    n_val = len(PEOPLE)
+    line = f"data: folder {photos.resolve()}, {len(PEOPLE) * PHOTOS_PER_PERSON - n_val} train + {n_val} val images, 32 px, 17 classes"
+    assert line in journey["steps"][phase].splitlines()
+
+
+def test_a_yaml_file_gives_the_same_config_as_the_flags(journey):
+    from_flags, from_yaml = journey["steps"]["configs"]
+    assert from_flags == from_yaml
 
 
 @pytest.mark.parametrize("phase", ["vqgan", "transformer"])
