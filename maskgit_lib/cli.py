@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--randomness", type=float, default=4.5)
     evaluate.add_argument("--cfg", dest="cfg_scale", type=float, default=0.0)
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--no-memorisation", dest="memorisation", action="store_false",
+                          help="skip the memorisation check (nearest training images of the generated ones)")
+    evaluate.add_argument("--memorisation-train", dest="memorisation_train", type=int,
+                          help="compare with this many training images drawn at random (default: all; their FID features "
+                               "take ~1 h on a 2-core CPU once, then are cached)")
     evaluate.add_argument("--device", help="cpu | cuda (default: cuda when available)")
     evaluate.add_argument("--out", help="the JSON to write (default results/eval/<checkpoint name>.json)")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -240,7 +245,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from maskgit_lib.evaluate import evaluate_checkpoint
     from maskgit_lib.paths import results_dir
 
-    options = {k: getattr(args, k) for k in ("n", "temperature", "randomness", "cfg_scale", "seed", "device")}
+    options = {k: getattr(args, k) for k in ("n", "temperature", "randomness", "cfg_scale", "seed", "device", "memorisation",
+                                             "memorisation_train")}
     try:
         steps = [int(v) for v in args.steps.split(",") if v.strip()]
     except ValueError as err:
@@ -269,6 +275,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"FID {report['fid']:.2f} (real-vs-real floor {report['fid_floor']:.2f}, n={report['n']}) -> {out}")
         for name, row in report["per_class"].items():
             print(f"  {name:<16} FID {row['fid']:7.2f}  floor {row['floor']:7.2f}  (n={row['n']})")
+        if "memorisation" in report:
+            from maskgit_lib.memorisation import summary_line
+
+            print(f"memorisation, nearest of {report['memorisation']['n_train']} training images: {summary_line(report['memorisation'])}")
     return 0
 
 
