@@ -7,7 +7,9 @@ once per notebook, such rules drift apart; here they are written once:
 1. ``train=True`` (the notebook's ``TRAIN`` switch) trains a new run now, in its own folder
    ``results/runs/<phase>-<profile>-<date>-<time>/`` (an earlier run is never overwritten);
 2. otherwise the learner's own latest *finished* run of that phase and profile is used (any run
-   under ``results/runs/`` with a ``summary.json``, notebook or ``maskgit train``);
+   under ``results/runs/`` with a ``summary.json``, notebook or ``maskgit train``); a tokenizer only
+   if it was trained on the notebook's images (a run on a photo folder or at another image size is
+   skipped, as the Transformer training would refuse it);
 3. otherwise the checkpoint shipped in ``results/checkpoints/``.
 
 Downstream follows upstream: a Transformer is only used with the tokenizer it was trained on (its
@@ -143,12 +145,38 @@ def _start_training(phase: str, profile: str) -> Path:
     return new_run_dir(phase, profile)
 
 
+def _tokenizer_runs(config: Config) -> tuple[Path | None, list[Path]]:
+    """The learner's latest finished tokenizer run on ``config``'s images, and the newer runs skipped.
+
+    Why: ``maskgit train --phase vqgan --dataset folder`` lands in the same ``results/runs/``; the
+    avatar notebooks must not pick that tokenizer up (notebook 04 could not train on it). Checkpoints
+    are read newest first, only until one fits.
+    """
+    from maskgit_lib.train_transformer import tokenizer_saw_these_images
+
+    skipped = []
+    for ckpt in finished_runs("vqgan", config.profile):
+        if tokenizer_saw_these_images(load_checkpoint(ckpt, phase="vqgan")["config"], config):
+            return ckpt, skipped
+        skipped.append(ckpt)
+    return None, skipped
+
+
+def _skipped_note(skipped: list[Path]) -> str:
+    """The announcement's tail naming the learner's runs left out for their images ('' if none)."""
+    if not skipped:
+        return ""
+    more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
+    return f" (skipped {_display(skipped[0].parent.parent)}{more}: trained on other images)"
+
+
 def choose_tokenizer(
     config: Config, train: bool = False, prefer: str = "latest", progress: bool = True, announce: bool = True
 ) -> ModelChoice:
     """The tokenizer a notebook uses: trained now, the learner's latest run, or the shipped one.
 
-    ``prefer="shipped"`` skips the learner's runs (to compare, or to go back).
+    ``prefer="shipped"`` skips the learner's runs (to compare, or to go back). Only runs trained on
+    ``config``'s images count (data set, folder, image size: see :func:`_tokenizer_runs`).
     """
     from maskgit_lib.train_vqgan import train_vqgan
 
@@ -158,13 +186,14 @@ def choose_tokenizer(
         train_vqgan(config, run_dir=run_dir, progress=progress)
         return _announce(ModelChoice("vqgan", run_dir / "checkpoints" / "last.ckpt", "trained now"),
                          "notebook 04 trains its Transformer on it", announce)
-    own = finished_runs("vqgan", profile) if prefer != "shipped" else []
+    own, skipped = _tokenizer_runs(config) if prefer != "shipped" else (None, [])
     if own:
-        return _announce(ModelChoice("vqgan", own[0], "your run"),
-                         "choose_tokenizer(config, prefer='shipped') for the shipped one", announce)
+        return _announce(ModelChoice("vqgan", own, "your run"),
+                         "choose_tokenizer(config, prefer='shipped') for the shipped one" + _skipped_note(skipped), announce)
     shipped = shipped_checkpoint("vqgan", profile)
     if shipped.is_file():
-        return _announce(ModelChoice("vqgan", shipped, "shipped"), "TRAIN = True in notebook 02 trains your own", announce)
+        return _announce(ModelChoice("vqgan", shipped, "shipped"),
+                         "TRAIN = True in notebook 02 trains your own" + _skipped_note(skipped), announce)
     if profile in TRAINS_IN_SECONDS:
         return choose_tokenizer(config, train=True, progress=progress, announce=announce)
     raise _missing("vqgan", profile)

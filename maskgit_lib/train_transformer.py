@@ -66,17 +66,26 @@ def _shown(path: Path) -> str:
     return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
 
 
+def tokenizer_saw_these_images(tokenizer_config: dict[str, Any], config: Config) -> bool:
+    """Was the tokenizer (its stored config) trained on the images ``config`` trains on?
+
+    Only what decides the pixels is compared (data set, folder, image size), so the shipped tokenizer
+    keeps serving avatar runs of any n_train or seed. One test for the training guard below and for
+    the notebooks' choice of the learner's tokenizer (``load_or_train``), so the two never disagree.
+    """
+    return _which_images(tokenizer_config["data"]) == _which_images(config.to_dict()["data"])
+
+
 def check_tokenizer_data(tokenizer_config: dict[str, Any], config: Config, path: Path) -> None:
     """Refuse a tokenizer trained on other images than this run trains on.
 
     Why: ``transformer.tokenizer`` defaults to the shipped avatar tokenizer, so a Transformer on a
     learner's own photos would otherwise train, without a word, on the tokens of a codebook that never
-    saw such images. Only what decides the pixels is compared (data set, folder, image size), so the
-    shipped tokenizer keeps serving avatar runs of any n_train or seed.
+    saw such images (the comparison: :func:`tokenizer_saw_these_images`).
     """
-    theirs, ours = _which_images(tokenizer_config["data"]), _which_images(config.to_dict()["data"])
-    if theirs == ours:
+    if tokenizer_saw_these_images(tokenizer_config, config):
         return
+    theirs, ours = _which_images(tokenizer_config["data"]), _which_images(config.to_dict()["data"])
     dataset, folder, size_px = ours
     command = f"maskgit train --phase vqgan --profile {config.profile} --dataset {dataset}"
     command += f" --path {shlex.quote(folder)}" if folder else ""

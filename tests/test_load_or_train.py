@@ -4,6 +4,7 @@ else the shipped checkpoint; a Transformer only with the tokenizer it was traine
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -127,3 +128,36 @@ def test_train_true_trains_both_phases_in_new_folders_and_the_transformer_on_the
     assert (again.source, again.path, again.tokenizer_path) == ("your run", tf.path, tok.path)
     shutil.rmtree(tf.run_dir)
     assert lot.choose_transformer(config).source == "shipped"
+
+
+def on_images(payload_from: Path, **data) -> dict:
+    """A checkpoint's config as if trained on other images (``data`` keys changed)."""
+    config = load_checkpoint(payload_from)["config"]
+    config["data"].update(data)
+    return {"config": config}
+
+
+def test_a_tokenizer_trained_on_other_images_is_skipped_and_so_is_its_transformer(results, tmp_path, capsys):
+    """`maskgit train --phase vqgan --dataset folder` lands in the same runs folder; the avatar
+    notebooks keep the avatar tokenizer (notebook 04 could not train on the folder one)."""
+    config = load_config("fast")
+    photos = fake_run(results, "vqgan-fast-photos", "vqgan", SHIPPED / "vqgan-fast.ckpt",
+                      **on_images(SHIPPED / "vqgan-fast.ckpt", dataset="folder", path=str(tmp_path / "photos")))
+    fake_run(results, "transformer-fast-photos", "transformer", SHIPPED / "transformer-fast.ckpt",
+             **retargeted(SHIPPED / "transformer-fast.ckpt", photos, file_digest(photos)))
+    assert lot.choose_tokenizer(config).source == "shipped"
+    assert "(skipped results/runs/vqgan-fast-photos: trained on other images)" in capsys.readouterr().out
+    assert lot.choose_transformer(config).source == "shipped"
+
+
+@pytest.mark.parametrize("other", [{"dataset": "folder", "path": "photos"}, {"image_size_px": 64}])
+def test_an_avatar_tokenizer_is_chosen_over_a_newer_one_on_other_images(results, capsys, other):
+    config = load_config("fast")
+    avatars = fake_run(results, "vqgan-fast-avatars", "vqgan", SHIPPED / "vqgan-fast.ckpt", step=7)
+    newer = fake_run(results, "vqgan-fast-other", "vqgan", SHIPPED / "vqgan-fast.ckpt",
+                     **on_images(SHIPPED / "vqgan-fast.ckpt", **other))
+    stamp = avatars.parent.parent / "summary.json"
+    os.utime(newer.parent.parent / "summary.json", (stamp.stat().st_mtime + 60,) * 2)  # the run on other images is the newest
+    assert lot.choose_tokenizer(config).path == avatars
+    out = capsys.readouterr().out
+    assert out.startswith("tokenizer: your run results/runs/vqgan-fast-avatars") and "vqgan-fast-other" in out
