@@ -80,6 +80,33 @@ def show_class_counts(counts: dict[str, dict[str, int]]):
     return fig
 
 
+def show_nearest_neighbours(generated, neighbours, distances, n_cols: int = 4, title: str = ""):
+    """Each generated image (left) beside its nearest training image (right), the distance under the pair.
+
+    ``generated``, ``neighbours``: B images each, uint8 (B, H, W, 3) or (B, 3, H, W), or floats in [-1, 1];
+    ``distances``: (B,). Returns the matplotlib figure.
+    """
+    from maskgit_lib.metrics import to_uint8_nchw
+
+    left = to_uint8_nchw(generated).permute(0, 2, 3, 1).cpu().numpy()  # (B, H, W, 3)
+    right = to_uint8_nchw(neighbours).permute(0, 2, 3, 1).cpu().numpy()  # (B, H, W, 3)
+    distances = np.asarray(distances, dtype=float).reshape(-1)  # (B,)
+    if not len(left) == len(right) == len(distances):
+        raise ValueError(f"show_nearest_neighbours: {len(left)} generated images, {len(right)} neighbours and "
+                         f"{len(distances)} distances; pass one neighbour and one distance per generated image")
+    n_rows = -(-len(left) // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.9 * n_cols, 1.2 * n_rows + 0.5), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if index < len(left):
+            pair = image_grid(np.stack([left[index], right[index]]), n_cols=2, pad_px=2, pad_value=160)  # a grey line between
+            ax.imshow(pair, interpolation="nearest")
+            ax.text(0.5, -0.03, f"{distances[index]:.3f}", transform=ax.transAxes, ha="center", va="top", fontsize=8)
+    fig.suptitle(title or "generated (left) · its nearest training image (right) · distance", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def save_figure(fig, folder: Path, name: str) -> Path:
     """Save ``fig`` as ``folder/name.png`` (150 dpi) and return the path."""
     path = Path(folder) / f"{name}.png"
