@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from maskgit_lib.evaluate import balanced_indices
-from maskgit_lib.memorisation import memorisation_report, near_copy_stats, nearest, pixel_vectors, summary_line
+from maskgit_lib.memorisation import (
+    memorisation_report,
+    near_copy_stats,
+    nearest,
+    pixel_vectors,
+    summary_line,
+)
 
 
 def test_nearest_matches_brute_force():
