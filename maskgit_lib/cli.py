@@ -94,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-memorisation", dest="memorisation", action="store_false",
                           help="skip the memorisation check (nearest training images of the generated ones)")
     evaluate.add_argument("--memorisation-train", dest="memorisation_train", type=int,
-                          help="compare with this many training images drawn at random (default: all; their FID features "
-                               "take ~1 h on a 2-core CPU once, then are cached)")
+                          help="compare with this many training images (default: all; their FID features take ~1 h on a "
+                               "2-core CPU once, then are cached); = --n: the FID floor's images, already cached")
     evaluate.add_argument("--device", help="cpu | cuda (default: cuda when available)")
     evaluate.add_argument("--out", help="the JSON to write (default results/eval/<checkpoint name>.json)")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -278,7 +278,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         if "memorisation" in report:
             from maskgit_lib.memorisation import summary_line
 
-            print(f"memorisation, nearest of {report['memorisation']['n_train']} training images: {summary_line(report['memorisation'])}")
+            memo = report["memorisation"]
+            print(f"memorisation (nearest of {memo['n_train']} training images; FID features: "
+                  f"{memo.get('inception', {}).get('n_train', 0)}): {summary_line(memo)}")
     return 0
 
 

@@ -163,17 +163,21 @@ class GenerationScorer:
                 "per_class": per_class, "generation_images_per_s": self.n / seconds, "images": images, "features": gen}
 
     def memorisation(self, images: torch.Tensor, features: np.ndarray, max_train: int | None = None) -> dict[str, Any]:
-        """The memorisation check of generated images (see ``memorisation``) against the training set
-        (all of it, or ``max_train`` images drawn at random, fixed seed), calibrated on the validation images."""
+        """The memorisation check of generated images (see ``memorisation``), calibrated on the validation
+        images: in pixels against every training image (cheap), in FID features against all of them or
+        ``max_train`` (the FID floor's class-matched ones when ``max_train`` = n, whose features are
+        cached already, else drawn at random, fixed seed)."""
         n_train = len(self.data.train_images)
-        train_idx = np.arange(n_train) if not max_train or max_train >= n_train else np.sort(
-            np.random.default_rng(0).choice(n_train, max_train, replace=False))
+        if not max_train or max_train >= n_train:
+            train_idx = np.arange(n_train)
+        elif max_train == self.n:  # the floor's class-matched training images: their features are cached already
+            train_idx = matched_indices(np.asarray(self.data.train_labels), self.labels)
+        else:
+            train_idx = np.sort(np.random.default_rng(0).choice(n_train, max_train, replace=False))
         train_feats = real_features(self.data, "train", train_idx, self.device, self.progress)
         val_images = self.data.val_images[balanced_indices(self.data.val_labels, self.n)]
-        report = memorisation_report(images, val_images, self.data.train_images[train_idx], features, self.val, train_feats)
-        for space in ("pixels", "inception"):  # nearest neighbours as indices into the whole training set
-            report[space]["nearest_train_index"] = train_idx[report[space]["nearest_train_index"]].tolist()
-        return report
+        return memorisation_report(images, val_images, self.data.train_images, features, self.val, train_feats,
+                                   feature_train_index=train_idx)
 
     def header(self) -> dict[str, Any]:
         return {"checkpoint": self.path, "phase": "transformer-ar" if self.model.causal else "transformer",

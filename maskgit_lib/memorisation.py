@@ -61,13 +61,20 @@ def near_copy_stats(generated: np.ndarray, validation: np.ndarray, train: np.nda
 
 def memorisation_report(
     generated_images, val_images, train_images, generated_features=None, val_features=None, train_features=None,
-    quantile: float = NEAR_COPY_QUANTILE,
+    quantile: float = NEAR_COPY_QUANTILE, feature_train_index: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Near-copy statistics in pixel space, and in FID-feature space when the features are given."""
+    """Near-copy statistics in pixel space against every training image, and in FID-feature space when
+    the features are given (``train_features``: of ``train_images[feature_train_index]``, or of all).
+    Nearest neighbours are reported as indices into ``train_images``."""
     report = {"pixels": near_copy_stats(pixel_vectors(generated_images), pixel_vectors(val_images), pixel_vectors(train_images), quantile)}
+    report["n_train"] = len(train_images)
     if generated_features is not None and val_features is not None and train_features is not None:
         report["inception"] = near_copy_stats(generated_features, val_features, train_features, quantile)
-    report["n_generated"], report["n_validation"], report["n_train"] = len(generated_images), len(val_images), len(train_images)
+        if feature_train_index is not None:
+            index = np.asarray(feature_train_index)
+            report["inception"]["nearest_train_index"] = index[report["inception"]["nearest_train_index"]].tolist()
+        report["inception"]["n_train"] = len(train_features)
+    report["n_generated"], report["n_validation"] = len(generated_images), len(val_images)
     return report
 
 

@@ -44,7 +44,7 @@ def test_generation_report_per_class_with_floors_and_cached_real_features(traine
     report = evaluate_checkpoint(path, n=N + 2, steps=4, device="cpu", progress=False, memorisation_train=N)
     assert report["phase"] == "transformer" and report["decoding"]["steps"] == 4
     memo = report["memorisation"]
-    assert memo["n_generated"] == N + 2 and memo["n_train"] == N
+    assert memo["n_generated"] == N + 2 and memo["n_train"] == len(data.train_images) and memo["inception"]["n_train"] == N
     for space in ("inception", "pixels"):
         assert 0 <= memo[space]["near_copy_share"] <= 1 and memo[space]["threshold"] >= 0
         assert len(memo[space]["nearest_train_index"]) == N + 2

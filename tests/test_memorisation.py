@@ -45,8 +45,10 @@ def test_report_has_both_spaces_and_one_summary_line():
     rng = np.random.default_rng(2)
     images = rng.integers(0, 256, size=(30, 8, 8, 3), dtype=np.uint8)
     feats = rng.normal(size=(30, 16))
-    report = memorisation_report(images[:10], images[10:20], images[20:], feats[:10], feats[10:20], feats[20:])
-    assert set(report) >= {"pixels", "inception"} and report["n_train"] == 10
+    report = memorisation_report(images[:10], images[10:20], images[20:], feats[:10], feats[10:20], feats[25:],
+                                 feature_train_index=np.arange(5, 10))
+    assert set(report) >= {"pixels", "inception"} and report["n_train"] == 10 and report["inception"]["n_train"] == 5
+    assert all(5 <= i < 10 for i in report["inception"]["nearest_train_index"])
     line = summary_line(report)
     assert "\n" not in line and line.startswith("inception:") and "pixels:" in line
     assert "inception" not in memorisation_report(images[:10], images[10:20], images[20:])
