@@ -370,3 +370,23 @@ def show_edit(tokenizer, image: np.ndarray, start: torch.Tensor, region: torch.T
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def reveal_steps(history, index: int = 0) -> torch.Tensor:
+    """The decoding step (1-based) at which each position of sample ``index`` was fixed, (N,)."""
+    masked = torch.stack([m[index] for m in history.masked])  # (T, N) True while still masked
+    return (masked.sum(0) + 1).clamp(max=len(history.masked))  # still masked after k steps → fixed at step k + 1
+
+
+def show_reveal_orders(orders: dict[str, torch.Tensor], steps: int):
+    """Heat maps (one per entry) of the step at which each token position was fixed: (N,) each, 1..steps."""
+    fig, axes = plt.subplots(1, len(orders), figsize=(3.2 * len(orders), 3.2))
+    for ax, (title, order) in zip(np.atleast_1d(axes), orders.items(), strict=True):
+        side = int(round(len(order) ** 0.5))
+        shown = ax.imshow(order.view(side, side).numpy(), cmap="viridis", vmin=1, vmax=steps)
+        for (row, col), value in np.ndenumerate(order.view(side, side).numpy()):
+            ax.text(col, row, int(value), ha="center", va="center", fontsize=7, color="white" if value < steps / 2 else "black")
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.colorbar(shown, ax=np.atleast_1d(axes).tolist(), fraction=0.03, label="fixed at step")
+    return fig

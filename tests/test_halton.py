@@ -88,3 +88,14 @@ def test_halton_editing_keeps_the_known_tokens_and_follows_the_order_inside_the_
 def test_an_unknown_order_is_a_clear_error():
     with pytest.raises(ValueError, match="order must be one of confidence, halton"):
         maskgit_decode(make(), 1, None, steps=2, order="raster")
+
+
+def test_reveal_steps_name_the_step_that_fixed_each_position():
+    from maskgit_lib.viz import reveal_steps
+
+    model = make()
+    _, history = maskgit_decode(model, 2, torch.tensor([0, 1]), steps=5, order="halton", seed=0)
+    steps = reveal_steps(history, 1)
+    budget = tokens_fixed_after_step("cosine", 5, N)
+    assert [int((steps <= t + 1).sum()) for t in range(5)] == budget
+    assert torch.equal(steps[halton_order(GRID)], steps[halton_order(GRID)].sort().values)  # the order, step by step
