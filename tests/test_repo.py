@@ -106,7 +106,7 @@ def test_shipped_checkpoints_fit_in_git_and_load():
 
     shipped = sorted((REPO / "results" / "checkpoints").glob("*.ckpt"))
     assert {p.stem for p in shipped} >= {"vqgan-cpu", "transformer-cpu", "transformer-ar-cpu"}
-    assert sum(p.stat().st_size for p in shipped) < 25e6
+    assert sum(p.stat().st_size for p in shipped) < 60e6
     for path in shipped:
         payload = load_checkpoint(path)
         assert (REPO / "results" / "checkpoints" / f"{path.stem}.md").is_file(), f"{path.name} has no model card"

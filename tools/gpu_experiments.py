@@ -133,7 +133,7 @@ def build_plan(out: Path, runs: Path, smoke: bool) -> Plan:
     # --- the learner's hour, and tokenizer ablations at that budget ---
     plan.train("learner-vqgan", "vqgan", "cpu", None)
     learner_tok = str(runs / "learner-vqgan" / "checkpoints" / "last.ckpt")
-    plan.train("learner-transformer", "transformer", "cpu", None, "learner-vqgan", extra=("--tokenizer", learner_tok))
+    plan.train("learner-transformer", "transformer", "cpu", f"{X}/learner-w256.yaml", "learner-vqgan", extra=("--tokenizer", learner_tok))
     plan.train("learner-transformer-w192", "transformer", "cpu", f"{X}/learner-w192.yaml", "learner-vqgan",
                extra=("--tokenizer", learner_tok))
     plan.evaluate("eval-learner-vqgan", learner_tok, "learner-vqgan", "features")
