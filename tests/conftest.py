@@ -52,3 +52,13 @@ def fast_tokenizer(root: Path, patch: pytest.MonkeyPatch, config=None, steps: in
     VQGANTrainer(config, data=data, run_dir=root / "vqgan", progress=False, log=lambda m: None).fit(steps)
     config.transformer.tokenizer = str(root / "vqgan" / "checkpoints" / "last.ckpt")
     return config, data
+
+
+def tiny_maskgit(codebook_size: int = 32, n_classes: int = 4, n_tokens: int = 16):
+    """A seeded, untrained 2-layer MaskGIT Transformer in eval mode: enough to test decoding mechanics."""
+    import torch
+
+    from maskgit_lib.transformer import MaskGITTransformer
+
+    torch.manual_seed(0)
+    return MaskGITTransformer(codebook_size, n_classes, n_tokens, width=32, depth=2, heads=4, dropout=0.0).eval()

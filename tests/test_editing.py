@@ -9,13 +9,14 @@ from maskgit_lib.masking import tokens_fixed_after_step
 from maskgit_lib.sampling import border_mask, box_mask, maskgit_decode, pixel_to_token_mask, shift_tokens
 from maskgit_lib.transformer import MaskGITTransformer
 
+from .conftest import tiny_maskgit
+
 K, C, GRID = 32, 4, 4
 N = GRID * GRID
 
 
 def make():
-    torch.manual_seed(0)
-    return MaskGITTransformer(K, C, N, width=32, depth=2, heads=4, dropout=0.0).eval()
+    return tiny_maskgit(K, C, N)
 
 
 def test_every_touched_token_is_regenerated():

@@ -8,15 +8,15 @@ import torch
 from maskgit_lib.halton import halton_order, halton_points, halton_priority, radical_inverse
 from maskgit_lib.masking import tokens_fixed_after_step
 from maskgit_lib.sampling import maskgit_decode
-from maskgit_lib.transformer import MaskGITTransformer
+
+from .conftest import tiny_maskgit
 
 K, C, GRID = 32, 4, 4
 N = GRID * GRID
 
 
 def make():
-    torch.manual_seed(0)
-    return MaskGITTransformer(K, C, N, width=32, depth=2, heads=4, dropout=0.0).eval()
+    return tiny_maskgit(K, C, N)
 
 
 def test_radical_inverse_mirrors_the_digits():
