@@ -224,10 +224,9 @@ def evaluate_checkpoint(path: str | Path, **options: Any) -> dict[str, Any]:
     if phase == "vqgan":
         options = {k: v for k, v in options.items() if k in ("n", "device", "progress")}
         return evaluate_tokenizer(path, **options)
-    if any(isinstance(options.get(k), tuple | list) for k in ("steps", "schedule", "order")):
-        options = {k: v for k, v in options.items() if k not in ("memorisation", "memorisation_train")}
     steps, schedule, order = options.pop("steps", 12), options.pop("schedule", "cosine"), options.pop("order", "confidence")
-    if any(isinstance(v, tuple | list) for v in (steps, schedule, order)):
+    if any(isinstance(v, tuple | list) for v in (steps, schedule, order)):  # an ablation table: FIDs only
+        options = {k: v for k, v in options.items() if k not in ("memorisation", "memorisation_train")}
         as_tuple = lambda v: tuple(v) if isinstance(v, tuple | list) else (v,)  # noqa: E731
         return ablation(path, steps=as_tuple(steps), schedules=as_tuple(schedule), orders=as_tuple(order), **options)
     return evaluate_transformer(path, steps=steps, schedule=schedule, order=order, **options)
