@@ -253,6 +253,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--steps takes integers separated by commas, got {args.steps!r}") from err
     schedules = [v.strip() for v in args.schedule.split(",") if v.strip()]
     orders = [v.strip() for v in args.order.split(",") if v.strip()]
+    if unknown := [o for o in orders if o not in ("confidence", "halton")]:
+        raise ConfigError(f"--order takes confidence and/or halton, separated by commas, got {', '.join(unknown)}")
     options["steps"] = steps[0] if len(steps) == 1 else steps
     options["schedule"] = schedules[0] if len(schedules) == 1 else schedules
     options["order"] = orders[0] if len(orders) == 1 else orders

@@ -87,6 +87,8 @@ def test_cli_ablation_table(trained, tmp_path, capsys):
     assert all(r["fid"] > 0 and r["images_per_s"] > 0 for r in rows)
     assert "halton     linear     4 steps" in capsys.readouterr().out
     assert main(["evaluate", "--checkpoint", str(out), "--steps", "a,b"]) == 2
+    assert main(["evaluate", "--checkpoint", str(out), "--order", "confidence,raster"]) == 2
+    assert "--order takes confidence and/or halton" in capsys.readouterr().err
 
 
 def test_bench_reports_ratios_and_mfu(trained, tmp_path):
