@@ -83,6 +83,23 @@ class QuantizerConfig:
     kmeans_iters: int = 10
     dead_code_after_steps: int = 0  # re-seed codes unused for this many training steps (0: never)
     l2_normalize: bool = False  # cosine-similarity codes: vectors and codes on the unit sphere
+    # Finite scalar quantization instead (see ``fsq``): values per code dimension, e.g. [8, 8, 8] = 512
+    # codes of 3 dimensions; empty: vector quantization. The options above except sizes then do nothing.
+    levels: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.levels:
+            return
+        size = 1
+        for level in self.levels:
+            if level < 3:  # with 2 levels, tanh's range cannot be centred on 0 (fsq.bound)
+                raise ConfigError(f"vqgan.quantizer.levels {self.levels}: every entry must be at least 3")
+            size *= level
+        if (self.codebook_size, self.code_dim) != (size, len(self.levels)):
+            raise ConfigError(
+                f"vqgan.quantizer.levels {self.levels} make {size} codes of {len(self.levels)} dimensions: "
+                f"set codebook_size: {size} and code_dim: {len(self.levels)} beside them"
+            )
 
 
 @dataclass

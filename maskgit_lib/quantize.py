@@ -95,9 +95,7 @@ class VectorQuantizer(nn.Module):
                 self._restart_dead_codes(flat.detach(), counts)
             # Straight-through: the value is exactly the code, the gradient flows to z as if identity.
             quantized = quantized + (z - z.detach())
-        probs = counts / counts.sum()
-        perplexity = torch.exp(-(probs * torch.log(probs.clamp_min(1e-10))).sum())
-        usage = (counts > 0).float().mean()
+        usage, perplexity = usage_and_perplexity(counts)
         return QuantizerOutput(quantized, indices.view(batch, height, width), loss, usage, perplexity)
 
     def _nearest(self, flat: torch.Tensor) -> torch.Tensor:
@@ -151,6 +149,13 @@ class VectorQuantizer(nn.Module):
             self.ema_sum[dead] = fresh
             self.ema_count[dead] = 1.0
         self.steps_unused[dead] = 0
+
+
+def usage_and_perplexity(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Code hits (K,) → (share of codes used, exp(entropy of the hit frequencies)): both () tensors."""
+    probs = counts / counts.sum()
+    perplexity = torch.exp(-(probs * torch.log(probs.clamp_min(1e-10))).sum())
+    return (counts > 0).float().mean(), perplexity
 
 
 def nearest_code(flat: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:

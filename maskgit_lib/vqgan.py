@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from maskgit_lib.config import VQGANConfig
+from maskgit_lib.config import QuantizerConfig, VQGANConfig
+from maskgit_lib.fsq import FiniteScalarQuantizer
 from maskgit_lib.quantize import QuantizerOutput, VectorQuantizer
 
 
@@ -125,6 +126,11 @@ class Decoder(nn.Module):
         return self.conv_out(self.layers(z))  # (B, D, h, w) → (B, 3, h*f, w*f)
 
 
+def make_quantizer(cfg: QuantizerConfig) -> VectorQuantizer | FiniteScalarQuantizer:
+    """Finite scalar quantization when ``levels`` are given, else vector quantization: same interface."""
+    return FiniteScalarQuantizer(cfg) if cfg.levels else VectorQuantizer(cfg)
+
+
 class VQGAN(nn.Module):
     """Encoder → quantizer → decoder. ``encode``/``decode_tokens`` are what MaskGIT uses."""
 
@@ -132,7 +138,7 @@ class VQGAN(nn.Module):
         super().__init__()
         self.config = cfg
         self.encoder = Encoder(cfg)
-        self.quantizer = VectorQuantizer(cfg.quantizer)
+        self.quantizer = make_quantizer(cfg.quantizer)
         self.decoder = Decoder(cfg)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, QuantizerOutput]:
