@@ -22,7 +22,7 @@ from torch import nn
 
 from maskgit_lib import distributed as ddp
 from maskgit_lib.checkpoint import check_same_settings, load_checkpoint, save_checkpoint
-from maskgit_lib.config import Config, TrainConfig
+from maskgit_lib.config import Config, TrainConfig, config_from_dict
 from maskgit_lib.data import PreparedData
 from maskgit_lib.paths import results_dir
 from maskgit_lib.precision import grad_scaler, resolve_precision
@@ -245,6 +245,8 @@ def check_resumable(path: str | Path, phase: str, config: Config, sections: tupl
     CheckpointError naming what differs. The ``train_*`` entry points call it before preparing data
     and tokens (minutes), so a wrong ``--ckpt_path`` fails at once."""
     payload = load_checkpoint(path, phase=phase)
-    check_same_settings(payload["config"], config.to_dict(), sections, path)
+    # rebuilt first, so that keys added since the checkpoint was written compare as their defaults
+    saved = config_from_dict(payload["config"], source=str(path)).to_dict()
+    check_same_settings(saved, config.to_dict(), sections, path)
     return payload
 

@@ -14,7 +14,7 @@ from maskgit_lib.checkpoint import CheckpointError, load_checkpoint
 from maskgit_lib.config import load_config
 from maskgit_lib.data import prepare_data
 from maskgit_lib.train_vqgan import VQGANTrainer, load_vqgan
-from maskgit_lib.trainer import read_metrics
+from maskgit_lib.trainer import check_resumable, read_metrics
 
 
 @pytest.fixture
@@ -103,6 +103,19 @@ def test_a_run_without_a_scaler_resumes_under_fp16(tiny, tmp_path):
     resumed.load(path)
     assert resumed.scaler.get_scale() == torch.amp.GradScaler("cpu").get_scale()
     assert math.isfinite(resumed.train_step()["loss"])
+
+
+def test_a_checkpoint_from_before_a_new_config_key_still_resumes(tiny, tmp_path):
+    """Checkpoints store their config as a dict; one written before ``quantizer.levels`` existed lacks it."""
+    path = make_trainer(tiny, tmp_path).save()
+    payload = load_checkpoint(path)
+    del payload["config"]["vqgan"]["quantizer"]["levels"]
+    torch.save(payload, path)
+    check_resumable(path, "vqgan", tiny[0], VQGANTrainer.architecture_sections)  # no error: the default is VQ
+    payload["config"]["vqgan"]["quantizer"] |= {"levels": [8, 8, 8], "codebook_size": 512, "code_dim": 3}
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="code_dim=3 but the config asks for"):
+        check_resumable(path, "vqgan", tiny[0], VQGANTrainer.architecture_sections)
 
 
 def test_channels_last_changes_the_layout_not_the_training(tiny, tmp_path):
