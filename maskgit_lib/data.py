@@ -137,7 +137,7 @@ def _build(cfg: DataConfig, progress: bool) -> tuple[dict[str, np.ndarray], dict
         return _build_folder(Path(cfg.path or ""), cfg, progress, source={"path": cfg.path})
     download_to = data_dir() / "downloads" / cfg.dataset
     try:
-        root = kaggle_source.download(cfg.dataset, download_to)
+        root = kaggle_source.download(cfg.dataset, download_to, progress)
     except kaggle_source.KaggleError as err:
         raise DataError(str(err)) from None
     return _build_folder(root, cfg, progress, source={"kaggle": kaggle_source.KAGGLE_DATASETS[cfg.dataset]})

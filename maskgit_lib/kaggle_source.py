@@ -74,8 +74,10 @@ def _token_given() -> bool:
     return get_access_token_from_env()[0] is not None
 
 
-def download(dataset: str, dest: Path) -> Path:
+def download(dataset: str, dest: Path, progress: bool = True) -> Path:
     """Download and unzip a Kaggle data set into ``dest`` once; later calls reuse it.
+
+    ``progress=False`` (``--no-progress``) also silences kaggle's own download bar.
 
     Unzips into a temporary folder and renames it when complete, so an interrupted download never
     looks finished; the next call deletes what it left and downloads afresh.
@@ -90,7 +92,7 @@ def download(dataset: str, dest: Path) -> Path:
     try:
         api = _authenticated_api()
         partial.mkdir(parents=True)
-        api.dataset_download_files(ref, path=str(partial), unzip=True, quiet=False)
+        api.dataset_download_files(ref, path=str(partial), unzip=True, quiet=not progress)
     except Exception as err:  # requests' ConnectionError, HTTP errors, a cut-off stream, bad zip files...
         shutil.rmtree(partial, ignore_errors=True)
         if isinstance(err, KaggleError):

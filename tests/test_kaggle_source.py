@@ -267,3 +267,12 @@ def test_a_download_cut_off_half_way_is_never_taken_for_finished(kaggle, capsys)
 def test_a_cut_off_stream_is_not_read_as_an_http_status(error):
     message = kaggle_source._explain(REF, error)
     assert message.startswith(f"the download of {REF} was cut off") and "HTTP" not in message
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_no_progress_also_silences_kaggles_own_bar(kaggle, monkeypatch, capsys, progress):
+    give_credentials(kaggle, monkeypatch, "KAGGLE_API_TOKEN")
+    kaggle_source.download("celebrity-faces", kaggle.data / "downloads" / "celebrity-faces", progress=progress)
+    captured = capsys.readouterr()
+    printed = captured.out + captured.err
+    assert ("Downloading" in printed) == progress, printed
