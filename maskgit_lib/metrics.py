@@ -102,8 +102,8 @@ def load_fid_network(device: str | torch.device = "cpu") -> torch.jit.ScriptModu
 
 def to_uint8_nchw(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """Images as uint8 (B, 3, H, W): accepts uint8 (B, H, W, 3) arrays (the data cache) or floats in [-1, 1]."""
-    if isinstance(images, np.ndarray):
-        images = torch.from_numpy(images)
+    if isinstance(images, np.ndarray):  # the data cache is memory-mapped read-only: torch wants a copy it may write
+        images = torch.from_numpy(images if images.flags.writeable else images.copy())
     if images.dtype == torch.uint8:
         return images.permute(0, 3, 1, 2) if images.shape[-1] == 3 else images
     return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)  # like a saved PNG

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -45,6 +47,10 @@ def test_images_are_compared_as_uint8_at_299_pixels():
     assert as_uint8.dtype == torch.uint8 and as_uint8[0, :, 0, 0].tolist() == [0, 128, 255]
     hwc = np.zeros((2, 8, 8, 3), dtype=np.uint8)
     assert to_uint8_nchw(hwc).shape == (2, 3, 8, 8)
+    hwc.flags.writeable = False  # the data cache's arrays: taken without torch's non-writable warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert to_uint8_nchw(hwc).shape == (2, 3, 8, 8)
     x = fid_input(as_uint8)
     assert x.shape == (1, 3, 299, 299)
     assert x.min() == -1 and x.max() == pytest.approx(255 / 128 - 1)
