@@ -53,6 +53,10 @@ class FiniteScalarQuantizer(nn.Module):
         shift = torch.atanh(offset / half)
         return torch.tanh(z + shift) * half - offset
 
+    def scaled(self, z: torch.Tensor) -> torch.Tensor:
+        """Encoder outputs (B, d, H, W) where the codes live, before rounding: the value each code stands for."""
+        return self.bound(z) / self._half_width()
+
     def _half_width(self) -> torch.Tensor:
         return (self.levels // 2).view(1, -1, 1, 1).float()  # (1, d, 1, 1)
 
@@ -83,7 +87,7 @@ class FiniteScalarQuantizer(nn.Module):
         with torch.autocast(device_type=z.device.type, enabled=False):
             bounded = self.bound(z.float())  # (B, d, H, W)
             rounded = bounded + (bounded.round() - bounded).detach()  # straight-through rounding
-            quantized = rounded / self._half_width()  # (B, d, H, W) in [−1, 1]
+            quantized = rounded / self._half_width()  # (B, d, H, W) in [−1, 1]: scaled(z), rounded
             indices = self._ids((bounded.detach().round() + self._half_width()).long())  # (B, H, W)
         usage, perplexity = usage_and_perplexity(torch.bincount(indices.flatten(), minlength=self.codebook_size).float())
         loss = torch.zeros((), device=z.device)  # no codebook to pull, no commitment needed: the range is fixed

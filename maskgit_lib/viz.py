@@ -151,16 +151,17 @@ def plot_training_curves(rows: list[dict], loss_keys: list[str], val_keys: list[
     return fig
 
 
-def plot_toy_vq(run, frame: int = -1, title: str = ""):
+def plot_toy_vq(run, frame: int = -1, title: str = "", unused: str = "dead codes"):
     """Left: encoder outputs coloured by their code, live codes (×) and dead codes (red ○) at one
-    snapshot. Right: codebook usage and perplexity over training, with the snapshot marked."""
+    snapshot. Right: codebook usage and perplexity over training, with the snapshot marked.
+    ``unused`` names the codes no vector chose (FSQ's are not dead: data that moved there would use them)."""
     z, codes, assign = run.encoded[frame], run.codebooks[frame], run.assignments[frame]
     used = torch.bincount(assign, minlength=len(codes)) > 0  # (K,)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
     left.scatter(z[:, 0], z[:, 1], c=(assign % 20).numpy(), cmap="tab20", s=4, alpha=0.6)
     left.scatter(codes[used, 0], codes[used, 1], marker="x", c="black", s=50, label=f"used codes ({int(used.sum())})")
     left.scatter(codes[~used, 0], codes[~used, 1], marker="o", facecolors="none", edgecolors="red", s=50,
-                 label=f"dead codes ({int((~used).sum())})")
+                 label=f"{unused} ({int((~used).sum())})")
     left.set_title(title or f"step {run.steps[frame]}: encoder outputs z and codes")
     left.legend(loc="lower right", fontsize=8)
     left.set_aspect("equal", adjustable="datalim")

@@ -5,7 +5,8 @@ EMA updates, dead-code restart), and why an image tokenizer needs a learned enco
 
 The 2-D toy is a tiny autoencoder: z = A·x + a (a learned linear "encoder"), q = VQ(z),
 x̂ = B·q + b (a learned linear "decoder"). With a learned encoder, the commitment weight β matters:
-it decides how hard the encoder is pulled towards the codes it was assigned.
+it decides how hard the encoder is pulled towards the codes it was assigned. With ``levels`` in the
+config the quantizer is FSQ's fixed grid (``fsq``) instead, and the plots show z in code space.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from maskgit_lib.config import QuantizerConfig
+from maskgit_lib.fsq import FiniteScalarQuantizer
 from maskgit_lib.progress import progress_bar
 from maskgit_lib.quantize import CodebookUsage, VectorQuantizer
 from maskgit_lib.system import torch_threads
@@ -68,11 +70,13 @@ class ToyAutoencoder(nn.Module):
             nn.init.eye_(layer.weight)
             nn.init.zeros_(layer.bias)
         self.encoder.requires_grad_(learn_encoder)
-        self.quantizer = VectorQuantizer(config)
+        self.quantizer = FiniteScalarQuantizer(config) if config.levels else VectorQuantizer(config)
 
     def forward(self, x: torch.Tensor):
         z = self.encoder(x)  # (N, 2)
         out = self.quantizer(z[:, :, None, None])  # the quantizer wants (B, D, H, W)
+        if isinstance(self.quantizer, FiniteScalarQuantizer):  # shown where its grid of codes lives
+            z = self.quantizer.scaled(z[:, :, None, None])[:, :, 0, 0]
         return self.decoder(out.quantized[:, :, 0, 0]), z, out
 
 

@@ -45,3 +45,15 @@ def test_patch_codebook_reconstructs_better_with_more_codes():
         errors.append((quantized - patches).pow(2).mean().item())
         assert ids.max() < size and len(usage) == 20
     assert errors[1] < errors[0]
+
+
+def test_fsq_toy_cannot_collapse_and_shows_z_where_its_grid_lives():
+    points = toy_points(1000, "blobs")
+    plain = train_toy_vq(points, QuantizerConfig(codebook_size=64, code_dim=2), steps=300, lr=0.02)
+    fsq = train_toy_vq(points, QuantizerConfig(codebook_size=64, code_dim=2, levels=[8, 8]), steps=300, lr=0.05)
+    assert fsq.usage[-1] > 2 * plain.usage[-1] and fsq.recon_mse[-1] < plain.recon_mse[-1]
+    grid = torch.tensor([-4, -3, -2, -1, 0, 1, 2, 3]) / 4  # 8 levels per axis, in token-id order
+    assert torch.equal(fsq.codebooks[-1], torch.cartesian_prod(grid, grid)[:, [1, 0]])  # never moves
+    z, codes = fsq.encoded[-1], fsq.codebooks[-1]
+    assert z.abs().max() <= 1  # in code space, so each point lies beside the code it was rounded to
+    assert ((z - codes[fsq.assignments[-1]]).abs() <= 1 / 8 + 1e-6).all()
