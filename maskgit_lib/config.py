@@ -98,7 +98,7 @@ class QuantizerConfig:
         if (self.codebook_size, self.code_dim) != (size, len(self.levels)):
             raise ConfigError(
                 f"vqgan.quantizer.levels {self.levels} make {size} codes of {len(self.levels)} dimensions: "
-                f"set codebook_size: {size} and code_dim: {len(self.levels)} beside them"
+                f"set codebook_size: {size} and code_dim: {len(self.levels)} beside them, or levels: [] for vector quantization"
             )
 
 
