@@ -86,7 +86,8 @@ class FiniteScalarQuantizer(nn.Module):
     def forward(self, z: torch.Tensor) -> QuantizerOutput:
         with torch.autocast(device_type=z.device.type, enabled=False):
             bounded = self.bound(z.float())  # (B, d, H, W)
-            rounded = bounded + (bounded.round() - bounded).detach()  # straight-through rounding
+            # straight-through, written as in VQ: exactly the rounded value forward (notebook 01, exercise 2)
+            rounded = bounded.round() + (bounded - bounded.detach())
             quantized = rounded / self._half_width()  # (B, d, H, W) in [−1, 1]: scaled(z), rounded
             indices = self._ids((bounded.detach().round() + self._half_width()).long())  # (B, H, W)
         usage, perplexity = usage_and_perplexity(torch.bincount(indices.flatten(), minlength=self.codebook_size).float())
