@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from maskgit_lib.config import PRECISIONS, PROFILES, Config, ConfigError, load_config
 
 DATASETS = ("avatars", "celebrity-faces", "celeba", "folder")  # = maskgit_lib.data.DATASETS (not imported: --help stays fast)
+ORDERS = ("confidence", "halton")  # = maskgit_lib.sampling.ORDERS (likewise)
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", type=int, default=64, help="how many images")
     sample.add_argument("--steps", type=int, default=12, help="decoding steps (MaskGIT)")
     sample.add_argument("--schedule", default="cosine", help="masking schedule for decoding")
-    sample.add_argument("--order", choices=("confidence", "halton"), default="confidence",
+    sample.add_argument("--order", choices=ORDERS, default="confidence",
                         help="which positions each step keeps: the most confident (MaskGIT) or the Halton order (spread out)")
     sample.add_argument("--temperature", type=float, default=1.0, help="divides the logits")
     sample.add_argument("--randomness", type=float, default=4.5, help="Gumbel noise on the confidences, annealed to 0")
@@ -253,7 +254,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--steps takes integers separated by commas, got {args.steps!r}") from err
     schedules = [v.strip() for v in args.schedule.split(",") if v.strip()]
     orders = [v.strip() for v in args.order.split(",") if v.strip()]
-    if unknown := [o for o in orders if o not in ("confidence", "halton")]:
+    if unknown := [o for o in orders if o not in ORDERS]:
         raise ConfigError(f"--order takes confidence and/or halton, separated by commas, got {', '.join(unknown)}")
     options["steps"] = steps[0] if len(steps) == 1 else steps
     options["schedule"] = schedules[0] if len(schedules) == 1 else schedules

@@ -17,6 +17,7 @@ Unknown keys and wrong types are errors that name the key and the file.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -90,11 +91,9 @@ class QuantizerConfig:
     def __post_init__(self) -> None:
         if not self.levels:
             return
-        size = 1
-        for level in self.levels:
-            if level < 3:  # with 2 levels, tanh's range cannot be centred on 0 (fsq.bound)
-                raise ConfigError(f"vqgan.quantizer.levels {self.levels}: every entry must be at least 3")
-            size *= level
+        if min(self.levels) < 3:  # with 2 levels, tanh's range cannot be centred on 0 (fsq.bound)
+            raise ConfigError(f"vqgan.quantizer.levels {self.levels}: every entry must be at least 3")
+        size = math.prod(self.levels)
         if (self.codebook_size, self.code_dim) != (size, len(self.levels)):
             raise ConfigError(
                 f"vqgan.quantizer.levels {self.levels} make {size} codes of {len(self.levels)} dimensions: "

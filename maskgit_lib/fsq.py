@@ -60,9 +60,9 @@ class FiniteScalarQuantizer(nn.Module):
     def _half_width(self) -> torch.Tensor:
         return (self.levels // 2).view(1, -1, 1, 1).float()  # (1, d, 1, 1)
 
-    def _digits(self, z: torch.Tensor) -> torch.Tensor:
-        """Encoder outputs (B, d, H, W) → integer digits 0 … L_i − 1, same shape (int64)."""
-        return (self.bound(z).round() + self._half_width()).long()
+    def _digits(self, bounded: torch.Tensor) -> torch.Tensor:
+        """Bounded outputs (B, d, H, W) → integer digits 0 … L_i − 1, same shape (int64)."""
+        return (bounded.round() + self._half_width()).long()
 
     def _ids(self, digits: torch.Tensor) -> torch.Tensor:
         return (digits * self.basis.view(1, -1, 1, 1)).sum(1)  # (B, H, W)
@@ -81,7 +81,7 @@ class FiniteScalarQuantizer(nn.Module):
     def indices(self, z: torch.Tensor) -> torch.Tensor:
         """Token ids (B, H, W) of encoder outputs (B, d, H, W)."""
         with torch.autocast(device_type=z.device.type, enabled=False):
-            return self._ids(self._digits(z.float()))
+            return self._ids(self._digits(self.bound(z.float())))
 
     def forward(self, z: torch.Tensor) -> QuantizerOutput:
         with torch.autocast(device_type=z.device.type, enabled=False):
@@ -89,7 +89,7 @@ class FiniteScalarQuantizer(nn.Module):
             # straight-through, written as in VQ: exactly the rounded value forward (notebook 01, exercise 2)
             rounded = bounded.round() + (bounded - bounded.detach())
             quantized = rounded / self._half_width()  # (B, d, H, W) in [−1, 1]: scaled(z), rounded
-            indices = self._ids((bounded.detach().round() + self._half_width()).long())  # (B, H, W)
+            indices = self._ids(self._digits(bounded.detach()))  # (B, H, W)
         usage, perplexity = usage_and_perplexity(torch.bincount(indices.flatten(), minlength=self.codebook_size).float())
         loss = torch.zeros((), device=z.device)  # no codebook to pull, no commitment needed: the range is fixed
         return QuantizerOutput(quantized, indices, loss, usage, perplexity)

@@ -24,6 +24,7 @@ from maskgit_lib.fsq import FiniteScalarQuantizer
 from maskgit_lib.progress import progress_bar
 from maskgit_lib.quantize import CodebookUsage, VectorQuantizer
 from maskgit_lib.system import torch_threads
+from maskgit_lib.vqgan import make_quantizer
 
 
 def toy_points(n_points: int = 2000, kind: str = "blobs", seed: int = 0) -> torch.Tensor:
@@ -70,7 +71,7 @@ class ToyAutoencoder(nn.Module):
             nn.init.eye_(layer.weight)
             nn.init.zeros_(layer.bias)
         self.encoder.requires_grad_(learn_encoder)
-        self.quantizer = FiniteScalarQuantizer(config) if config.levels else VectorQuantizer(config)
+        self.quantizer = make_quantizer(config)
 
     def forward(self, x: torch.Tensor):
         z = self.encoder(x)  # (N, 2)

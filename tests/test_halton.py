@@ -99,3 +99,9 @@ def test_reveal_steps_name_the_step_that_fixed_each_position():
     budget = tokens_fixed_after_step("cosine", 5, N)
     assert [int((steps <= t + 1).sum()) for t in range(5)] == budget
     assert torch.equal(steps[halton_order(GRID)], steps[halton_order(GRID)].sort().values)  # the order, step by step
+
+
+def test_the_cli_lists_the_orders_the_sampler_knows():
+    from maskgit_lib import cli, sampling
+
+    assert cli.ORDERS == sampling.ORDERS
