@@ -323,7 +323,10 @@ def _build(cls: type, values: Any, source: str, prefix: str) -> Any:
     kwargs = {}
     for name in known & values.keys():
         kwargs[name] = _check(hints[name], values[name], f"{prefix}{name}", source)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as err:  # a check across keys (``__post_init__``): say where the values came from
+        raise ConfigError(f"{err} (in {source})") from None
 
 
 def _check(hint: Any, value: Any, key: str, source: str) -> Any:

@@ -82,6 +82,13 @@ def test_levels_must_agree_with_codebook_size_and_code_dim():
         QuantizerConfig(codebook_size=16, code_dim=2, levels=[8, 2])
 
 
+def test_a_config_file_with_inconsistent_levels_is_named_in_the_error(tmp_path):
+    override = tmp_path / "mine.yaml"
+    override.write_text("vqgan:\n  quantizer:\n    levels: [8, 8, 8]\n")
+    with pytest.raises(ConfigError, match=r"set codebook_size: 512 and code_dim: 3 .*\(in .*mine\.yaml\)"):
+        load_config("fast", config_file=override)
+
+
 def test_a_config_file_switches_the_tokenizer_to_fsq(tmp_path):
     override = tmp_path / "fsq.yaml"
     override.write_text("vqgan:\n  quantizer:\n    levels: [8, 8, 8]\n    codebook_size: 512\n    code_dim: 3\n")
