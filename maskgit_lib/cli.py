@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from maskgit_lib.config import PRECISIONS, PROFILES, Config, ConfigError, load_config
 
-DATASETS = ("avatars", "celebrity-faces", "celeba", "folder")  # = maskgit_lib.data.DATASETS (not imported: --help stays fast)
-ORDERS = ("confidence", "halton")  # = maskgit_lib.sampling.ORDERS (likewise)
+DATASETS = ("avatars", "celebrity-faces", "celeba", "folder")  # = maskgit_lib.data.prepared.DATASETS (not imported: --help stays fast)
+ORDERS = ("confidence", "halton")  # = maskgit_lib.generator.decoding.ORDERS (likewise)
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _prepare_data(args: argparse.Namespace) -> int:
-    from maskgit_lib.data import prepare_data
+    from maskgit_lib.data.prepared import prepare_data
 
     overrides = {f"data.{k}": getattr(args, k) for k in ("dataset", "path", "image_size_px", "n_train", "n_val", "seed", "val_fraction", "max_images")}
     if args.styles:
@@ -179,9 +179,10 @@ def train_config(args: argparse.Namespace) -> Config:
 
 def _train(args: argparse.Namespace) -> int:
     from maskgit_lib import distributed as ddp
-    from maskgit_lib.data import prepare_data, steps_per_epoch
-    from maskgit_lib.train_transformer import check_tokenizer_fits, train_transformer
-    from maskgit_lib.train_vqgan import train_vqgan
+    from maskgit_lib.data.batches import steps_per_epoch
+    from maskgit_lib.data.prepared import prepare_data
+    from maskgit_lib.generator.train import check_tokenizer_fits, train_transformer
+    from maskgit_lib.tokenizer.train import train_vqgan
 
     section = f"train_{args.phase}"
     config = train_config(args)
@@ -210,10 +211,11 @@ def _sample(args: argparse.Namespace) -> int:
     import torch
 
     from maskgit_lib.checkpoint import load_checkpoint
-    from maskgit_lib.sampling import autoregressive_decode, maskgit_decode
-    from maskgit_lib.train_transformer import load_transformer, tokenizer_path
-    from maskgit_lib.train_vqgan import load_vqgan
-    from maskgit_lib.viz import image_grid, save_image
+    from maskgit_lib.figures import image_grid, save_image
+    from maskgit_lib.generator.decoding import autoregressive_decode, maskgit_decode
+    from maskgit_lib.generator.train import tokenizer_path
+    from maskgit_lib.generator.transformer import load_transformer
+    from maskgit_lib.tokenizer.vqgan import load_vqgan
 
     model, config = load_transformer(args.checkpoint)
     class_names = load_checkpoint(args.checkpoint).get("class_names") or []
@@ -243,7 +245,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from maskgit_lib.evaluate import evaluate_checkpoint
+    from maskgit_lib.evaluation.evaluate import evaluate_checkpoint
     from maskgit_lib.paths import results_dir
 
     options = {k: getattr(args, k) for k in ("n", "temperature", "randomness", "cfg_scale", "seed", "device", "memorisation",
@@ -279,7 +281,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         for name, row in report["per_class"].items():
             print(f"  {name:<16} FID {row['fid']:7.2f}  floor {row['floor']:7.2f}  (n={row['n']})")
         if "memorisation" in report:
-            from maskgit_lib.memorisation import summary_line
+            from maskgit_lib.evaluation.memorisation import summary_line
 
             memo = report["memorisation"]
             print(f"memorisation (nearest of {memo['n_train']} training images; FID features: "
@@ -288,7 +290,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from maskgit_lib.bench import run_bench, summary_lines
+    from maskgit_lib.evaluation.bench import run_bench, summary_lines
 
     config = load_config(args.profile, args.config_file)
     try:
@@ -303,7 +305,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _prepare_weights(args: argparse.Namespace) -> int:
-    from maskgit_lib.perceptual import prepare_weights
+    from maskgit_lib.tokenizer.perceptual import prepare_weights
 
     for net, path in prepare_weights(tuple(args.net or ("alex", "vgg")), archive=args.archive).items():
         print(f"LPIPS {net} backbone: {path}")
@@ -344,8 +346,8 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def main(argv: Sequence[str] | None = None) -> int:
     from maskgit_lib.checkpoint import CheckpointError
-    from maskgit_lib.data import DataError
-    from maskgit_lib.perceptual import WeightsError
+    from maskgit_lib.data.prepared import DataError
+    from maskgit_lib.tokenizer.perceptual import WeightsError
 
     args = build_parser().parse_args(argv)
     warnings.showwarning = _one_line_warning

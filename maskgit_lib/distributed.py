@@ -9,7 +9,7 @@ optimizer step, so the weights stay identical. We average by hand instead of wra
 and takes ``autograd.grad`` for the adaptive weight, two things DDP's wrapper does not allow.
 
 The VQ codebook is not trained by gradients alone: its EMA statistics and dead-code counts are
-all-reduced, and k-means seeding and code restarts are broadcast from rank 0 (``quantize.py``).
+all-reduced, and k-means seeding and code restarts are broadcast from rank 0 (``tokenizer/quantize.py``).
 Rank 0 alone logs, validates and writes checkpoints; the others wait at a barrier where needed.
 """
 

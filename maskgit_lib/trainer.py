@@ -1,7 +1,7 @@
 """What both training phases share: the loop, logging, the metrics log, the learning-rate schedule,
 mixed precision (autocast, the gradient scaler), checkpoints and exact resume.
 
-A phase (:mod:`maskgit_lib.train_vqgan`, :mod:`maskgit_lib.train_transformer`) subclasses
+A phase (:mod:`maskgit_lib.tokenizer.train`, :mod:`maskgit_lib.generator.train`) subclasses
 :class:`PhaseTrainer` and supplies its model, its ``train_step()`` and its validation. A run writes to
 ``results/runs/<phase>-<profile>/``: ``metrics.jsonl`` (one JSON row per log or validation),
 ``curves.png``, the phase's images, ``summary.json`` and ``checkpoints/last.ckpt`` (atomic).
@@ -15,7 +15,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -23,10 +23,12 @@ from torch import nn
 from maskgit_lib import distributed as ddp
 from maskgit_lib.checkpoint import check_same_settings, load_checkpoint, save_checkpoint
 from maskgit_lib.config import Config, TrainConfig, config_from_dict
-from maskgit_lib.data import PreparedData
 from maskgit_lib.paths import results_dir
 from maskgit_lib.precision import grad_scaler, resolve_precision
 from maskgit_lib.progress import progress_bar
+
+if TYPE_CHECKING:  # a type only: the engine imports no stage at run time
+    from maskgit_lib.data.prepared import PreparedData
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -179,7 +181,7 @@ class PhaseTrainer:
             **({"best": self.best} if self.cfg.keep_best else {}),
         }
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        from maskgit_lib.viz import plot_training_curves
+        from maskgit_lib.figures import plot_training_curves
 
         fig = plot_training_curves(read_metrics(self.metrics.path), *self.curve_keys)
         fig.savefig(self.run_dir / "curves.png", dpi=120, bbox_inches="tight")

@@ -41,9 +41,9 @@ def fast_tokenizer(root: Path, patch: pytest.MonkeyPatch, config=None, steps: in
 
     Returns (config with ``transformer.tokenizer`` pointing at it, data).
     """
-    from maskgit_lib import train_vqgan as train_vqgan_module
-    from maskgit_lib.data import prepare_data
-    from maskgit_lib.train_vqgan import VQGANTrainer
+    from maskgit_lib.data.prepared import prepare_data
+    from maskgit_lib.tokenizer import train as train_vqgan_module
+    from maskgit_lib.tokenizer.train import VQGANTrainer
 
     patch.setenv("MASKGIT_DATA_DIR", str(root / "data"))
     patch.setattr(train_vqgan_module, "load_lpips", lambda net: None)
@@ -58,7 +58,7 @@ def tiny_maskgit(codebook_size: int = 32, n_classes: int = 4, n_tokens: int = 16
     """A seeded, untrained 2-layer MaskGIT Transformer in eval mode: enough to test decoding mechanics."""
     import torch
 
-    from maskgit_lib.transformer import MaskGITTransformer
+    from maskgit_lib.generator.transformer import MaskGITTransformer
 
     torch.manual_seed(0)
     return MaskGITTransformer(codebook_size, n_classes, n_tokens, width=32, depth=2, heads=4, dropout=0.0).eval()

@@ -1,4 +1,4 @@
-"""The graders of maskgit_lib.checks: each accepts a right answer and rejects typical wrong ones with
+"""The graders of maskgit_lib.course.graders: each accepts a right answer and rejects typical wrong ones with
 one line that names what differs and hints at the fix; stubs say "not yet"; nothing raises."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from maskgit_lib import checks
-from maskgit_lib.masking import SCHEDULES, gamma, tokens_fixed_after_step
-from maskgit_lib.sampling import gumbel_noise
+from maskgit_lib.course import graders
+from maskgit_lib.generator.decoding import gumbel_noise
+from maskgit_lib.generator.masking import SCHEDULES, gamma, tokens_fixed_after_step
 
 # ------------------------------------------------------------------ right answers, written independently
 
@@ -144,24 +144,24 @@ def _named(fn, name):
 
 
 RIGHT = {
-    "white_share_per_style": (checks.check_white_share, white_share_per_style),
-    "quantize": (checks.check_quantize, quantize),
-    "ema_update": (checks.check_ema_update, ema_update),
-    "perplexity": (checks.check_perplexity, perplexity),
-    "rounding_example": (checks.check_rounding_example, rounding_example),
-    "adaptive_weight": (checks.check_adaptive_weight, adaptive_weight),
-    "compression_ratio": (checks.check_compression_ratio, compression_ratio),
-    "psnr": (checks.check_psnr, psnr),
-    "tokens_masked_after_step": (checks.check_tokens_masked, tokens_masked_after_step),
-    "reference_log": (checks.check_reference_log, reference_log),
-    "random_mask": (checks.check_random_mask, random_mask),
-    "masked_cross_entropy": (checks.check_masked_cross_entropy, masked_cross_entropy),
-    "drop_labels": (checks.check_label_dropout, drop_labels),
-    "visible_and_masked_accuracy": (checks.check_split_accuracy, visible_and_masked_accuracy),
-    "decode_step": (checks.check_decode_step, decode_step),
-    "guided_logits": (checks.check_guided_logits, guided_logits),
-    "inpaint": (checks.check_inpaint, inpaint),
-    "frechet_distance": (checks.check_frechet_distance, frechet_distance),
+    "white_share_per_style": (graders.check_white_share, white_share_per_style),
+    "quantize": (graders.check_quantize, quantize),
+    "ema_update": (graders.check_ema_update, ema_update),
+    "perplexity": (graders.check_perplexity, perplexity),
+    "rounding_example": (graders.check_rounding_example, rounding_example),
+    "adaptive_weight": (graders.check_adaptive_weight, adaptive_weight),
+    "compression_ratio": (graders.check_compression_ratio, compression_ratio),
+    "psnr": (graders.check_psnr, psnr),
+    "tokens_masked_after_step": (graders.check_tokens_masked, tokens_masked_after_step),
+    "reference_log": (graders.check_reference_log, reference_log),
+    "random_mask": (graders.check_random_mask, random_mask),
+    "masked_cross_entropy": (graders.check_masked_cross_entropy, masked_cross_entropy),
+    "drop_labels": (graders.check_label_dropout, drop_labels),
+    "visible_and_masked_accuracy": (graders.check_split_accuracy, visible_and_masked_accuracy),
+    "decode_step": (graders.check_decode_step, decode_step),
+    "guided_logits": (graders.check_guided_logits, guided_logits),
+    "inpaint": (graders.check_inpaint, inpaint),
+    "frechet_distance": (graders.check_frechet_distance, frechet_distance),
 }
 
 # ------------------------------------------------------------------ wrong answers, each with what the message must say
@@ -299,10 +299,10 @@ def test_a_right_answer_passes(name, capsys):
 
 
 def test_right_hinge_losses_and_quartic_schedule_pass(capsys, monkeypatch):
-    assert checks.check_hinge_losses(hinge_d_loss, generator_loss)
+    assert graders.check_hinge_losses(hinge_d_loss, generator_loss)
     monkeypatch.setitem(SCHEDULES, "quartic", lambda r: 1 - r**4)
-    assert checks.check_quartic_schedule(SCHEDULES)
-    assert not checks.check_quartic_schedule(dict(SCHEDULES))  # a copy: gamma() would not find it
+    assert graders.check_quartic_schedule(SCHEDULES)
+    assert not graders.check_quartic_schedule(dict(SCHEDULES))  # a copy: gamma() would not find it
     assert capsys.readouterr().out.count("✓") == 2
 
 
@@ -315,7 +315,7 @@ def _wrong_cases():
 @pytest.mark.parametrize("name, answer, says", list(_wrong_cases()))
 def test_a_wrong_answer_is_rejected_in_one_line_that_says_why(name, answer, says, capsys):
     if name == "hinge":
-        verdict = checks.check_hinge_losses(*answer)
+        verdict = graders.check_hinge_losses(*answer)
     else:
         verdict = RIGHT[name][0](_named(answer, name))
     printed = capsys.readouterr().out
@@ -327,7 +327,7 @@ def test_a_wrong_answer_is_rejected_in_one_line_that_says_why(name, answer, says
 
 def test_wrong_quartic_schedules_are_rejected(capsys, monkeypatch):
     monkeypatch.setitem(SCHEDULES, "quartic", lambda r: 1 - r**3)
-    assert not checks.check_quartic_schedule(SCHEDULES)
+    assert not graders.check_quartic_schedule(SCHEDULES)
     out = capsys.readouterr().out
     assert out.startswith("✗ `SCHEDULES['quartic']`: γ(") and "is 0.9999920, expected 0.9999998" in out and "1 − r⁴" in out
 
@@ -353,9 +353,9 @@ def test_the_other_stub_shapes_say_not_yet(capsys):
     def stub(*args):
         raise NotImplementedError
 
-    assert "not yet" in checks.check_hinge_losses(stub, generator_loss).message
-    assert "not yet" in checks.check_quartic_schedule(dict(SCHEDULES)).message  # nothing registered yet
-    assert "not yet" in checks.check_inpaint(inpaint, step_fn=stub).message  # the pasted step is still a stub
+    assert "not yet" in graders.check_hinge_losses(stub, generator_loss).message
+    assert "not yet" in graders.check_quartic_schedule(dict(SCHEDULES)).message  # nothing registered yet
+    assert "not yet" in graders.check_inpaint(inpaint, step_fn=stub).message  # the pasted step is still a stub
     capsys.readouterr()
 
 
@@ -364,22 +364,22 @@ def test_a_crash_inside_the_learners_function_is_one_line_not_a_traceback(capsys
         indices = torch.cdist(z, codebook).argmin(0)  # over the wrong axis: (K,), not (N,)
         return codebook[indices] + (z - z.detach()), indices
 
-    verdict = checks.check_quantize(quantize)
+    verdict = graders.check_quantize(quantize)
     printed = capsys.readouterr().out
     assert not verdict and printed.count("\n") == 1 and verdict.message.startswith("✗ `quantize`: raised RuntimeError")
-    verdict = checks.check_perplexity(lambda counts: "many")
+    verdict = graders.check_perplexity(lambda counts: "many")
     assert not verdict and "could not check" not in verdict.message and "expected one number" in verdict.message
-    assert not checks.check_quantize(lambda z, e: None) and "return" in checks.check_quantize(lambda z, e: None).message
+    assert not graders.check_quantize(lambda z, e: None) and "return" in graders.check_quantize(lambda z, e: None).message
 
 
 def test_show_source_prints_the_library_code(capsys):
-    from maskgit_lib.quantize import nearest_code
+    from maskgit_lib.tokenizer.quantize import nearest_code
 
-    checks.show_source(nearest_code)
+    graders.show_source(nearest_code)
     out = capsys.readouterr().out
-    assert out.startswith("maskgit_lib/quantize.py, line ") and "def nearest_code" in out
+    assert out.startswith("maskgit_lib/tokenizer/quantize.py, line ") and "def nearest_code" in out
 
 
 def test_verdicts_show_nothing_more_in_a_notebook():
-    verdict = checks.Verdict(True, "✓ x")
-    assert verdict._ipython_display_() is None and bool(verdict) and not checks.Verdict(False, "✗ x")
+    verdict = graders.Verdict(True, "✓ x")
+    assert verdict._ipython_display_() is None and bool(verdict) and not graders.Verdict(False, "✗ x")

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from maskgit_lib.data import load_prepared
+from maskgit_lib.data.prepared import load_prepared
 
 
 def run_cli(*args, env_extra=None, cwd=None):
@@ -118,7 +118,7 @@ def test_train_resume_export_and_mismatch(tmp_path):
     assert shipped.read_bytes()[:4] == b"MGZ1"  # compressed for git
 
     from maskgit_lib.checkpoint import load_checkpoint
-    from maskgit_lib.train_vqgan import load_vqgan
+    from maskgit_lib.tokenizer.vqgan import load_vqgan
 
     payload = load_checkpoint(shipped, phase="vqgan")
     assert payload["step"] == 6 and payload["summary"]["steps"] == 6 and "opt_g" not in payload

@@ -5,9 +5,10 @@ import pytest
 import torch
 from PIL import Image
 
-from maskgit_lib import avatars, data, images, kaggle_source
 from maskgit_lib.config import DEFAULT_AVATAR_STYLES, load_config
-from maskgit_lib.data import DataError, make_dataloader, prepare_data, split_indices
+from maskgit_lib.data import avatars, folders, kaggle_source, prepared
+from maskgit_lib.data.batches import ImageArrayDataset, make_dataloader
+from maskgit_lib.data.prepared import DataError, prepare_data, split_indices
 
 
 def small_avatars(**changes):
@@ -95,7 +96,7 @@ def test_interrupted_write_leaves_no_cache(data_home, monkeypatch):
     monkeypatch.setattr(np, "save", flaky_save)
     with pytest.raises(KeyboardInterrupt):
         prepare_data(small_avatars(), progress=False)
-    assert not (data.cache_folder(small_avatars()) / "meta.json").exists()
+    assert not (prepared.cache_folder(small_avatars()) / "meta.json").exists()
     monkeypatch.setattr(np, "save", real_save)
     assert len(prepare_data(small_avatars(), progress=False).train_images) == 24
 
@@ -133,7 +134,7 @@ def folder_config(path, **changes):
 
 def test_folder_keeps_good_images_and_warns_once_with_count(data_home, tmp_path):
     root = make_messy_tree(tmp_path / "pets")
-    with pytest.warns(images.SkippedFilesWarning) as caught:
+    with pytest.warns(folders.SkippedFilesWarning) as caught:
         prepared = prepare_data(folder_config(root), progress=False)
     assert len(caught) == 1
     assert "skipped 2 of 8 files" in str(caught[0].message)
@@ -145,9 +146,9 @@ def test_folder_keeps_good_images_and_warns_once_with_count(data_home, tmp_path)
 
 def test_every_mode_becomes_rgb(tmp_path):
     rgba = Image.new("RGBA", (10, 10), (10, 20, 30, 0))
-    assert images.to_rgb(rgba).getpixel((0, 0)) == (255, 255, 255)
+    assert folders.to_rgb(rgba).getpixel((0, 0)) == (255, 255, 255)
     for mode in ("L", "P", "CMYK", "LA", "I;16", "F", "1"):
-        converted = images.to_rgb(Image.new("RGB", (8, 8), (200, 100, 50)).convert(mode))
+        converted = folders.to_rgb(Image.new("RGB", (8, 8), (200, 100, 50)).convert(mode))
         assert converted.mode == "RGB", mode
 
 
@@ -155,7 +156,7 @@ def test_centre_crop_then_resize(tmp_path):
     pixels = np.zeros((20, 60, 3), dtype=np.uint8)
     pixels[:, 20:40] = 255  # a white square in the middle of a black strip
     Image.fromarray(pixels).save(tmp_path / "strip.png")
-    square = images.load_image(tmp_path / "strip.png", 16)
+    square = folders.load_image(tmp_path / "strip.png", 16)
     assert square.shape == (16, 16, 3)
     assert square.min() > 240  # only the centre square survives the crop
 
@@ -180,7 +181,7 @@ def test_celeba_layout_is_one_class(tmp_path):
     inner.mkdir(parents=True)
     for i in range(3):
         Image.new("RGB", (178, 218), (i, i, i)).save(inner / f"{i:06d}.jpg")
-    found = images.scan_folder(tmp_path / "celeba")
+    found = folders.scan_folder(tmp_path / "celeba")
     assert found.class_names == ["img_align_celeba"] and len(found.files) == 3
 
 
@@ -250,10 +251,10 @@ def test_dataloader_gives_normalised_batches(data_home):
 
 def test_training_flips_are_seeded_and_real(data_home):
     prepared = prepare_data(small_avatars(), progress=False)
-    dataset = data.ImageArrayDataset(prepared.train_images, prepared.train_labels, hflip=True)
+    dataset = ImageArrayDataset(prepared.train_images, prepared.train_labels, hflip=True)
     torch.manual_seed(0)
     views = torch.stack([dataset[0][0] for _ in range(16)])
-    plain = data.ImageArrayDataset(prepared.train_images, prepared.train_labels)[0][0]
+    plain = ImageArrayDataset(prepared.train_images, prepared.train_labels)[0][0]
     flipped = [torch.equal(v, plain.flip(-1)) for v in views]
     unflipped = [torch.equal(v, plain) for v in views]
     assert all(a or b for a, b in zip(flipped, unflipped, strict=True)) and any(flipped) and any(unflipped)

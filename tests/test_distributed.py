@@ -11,9 +11,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from maskgit_lib import distributed as ddp
-from maskgit_lib.data import load_prepared
-from maskgit_lib.train_transformer import TransformerTrainer
-from maskgit_lib.train_vqgan import VQGANTrainer
+from maskgit_lib.data.prepared import load_prepared
+from maskgit_lib.generator.train import TransformerTrainer
+from maskgit_lib.tokenizer.train import VQGANTrainer
 
 from .conftest import fast_tokenizer, free_port, small_fast_config
 

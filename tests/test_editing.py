@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from maskgit_lib.masking import tokens_fixed_after_step
-from maskgit_lib.sampling import border_mask, box_mask, maskgit_decode, pixel_to_token_mask, shift_tokens
-from maskgit_lib.transformer import MaskGITTransformer
+from maskgit_lib.generator.decoding import maskgit_decode
+from maskgit_lib.generator.editing import border_mask, box_mask, pixel_to_token_mask, shift_tokens
+from maskgit_lib.generator.masking import tokens_fixed_after_step
+from maskgit_lib.generator.transformer import MaskGITTransformer
 
 from .conftest import tiny_maskgit
 
@@ -98,8 +99,8 @@ def test_editing_errors_are_clear():
 @pytest.mark.parametrize("mode", ["inpaint", "outpaint", "extend right", "extend left"])
 def test_edit_image_keeps_the_image_tokens_outside_the_region(mode):
     from maskgit_lib.config import load_config
-    from maskgit_lib.sampling import edit_image
-    from maskgit_lib.vqgan import VQGAN
+    from maskgit_lib.generator.editing import edit_image
+    from maskgit_lib.tokenizer.vqgan import VQGAN
 
     torch.manual_seed(0)
     tokenizer = VQGAN(load_config("fast").vqgan).eval()  # 32 px -> 8x8 tokens, 64 codes

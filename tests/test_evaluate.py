@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from maskgit_lib import evaluate as evaluate_module
-from maskgit_lib.bench import run_bench, summary_lines
 from maskgit_lib.cli import main
-from maskgit_lib.evaluate import evaluate_checkpoint
-from maskgit_lib.train_transformer import TransformerTrainer
+from maskgit_lib.evaluation import evaluate as evaluate_module
+from maskgit_lib.evaluation.bench import run_bench, summary_lines
+from maskgit_lib.evaluation.evaluate import evaluate_checkpoint
+from maskgit_lib.generator.train import TransformerTrainer
 
 from .conftest import fast_tokenizer
 

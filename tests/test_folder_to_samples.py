@@ -32,9 +32,9 @@ from PIL import Image, ImageDraw
 
 from maskgit_lib.checkpoint import load_checkpoint
 from maskgit_lib.cli import build_parser, main, train_config
-from maskgit_lib.data import load_prepared
-from maskgit_lib.load_or_train import shipped_checkpoint
-from maskgit_lib.tokens import file_digest
+from maskgit_lib.course.load_or_train import shipped_checkpoint
+from maskgit_lib.data.prepared import load_prepared
+from maskgit_lib.generator.tokens import file_digest
 
 PEOPLE = (  # the 17 classes of the Kaggle celebrity set; only the folder names are borrowed
     "Angelina Jolie", "Brad Pitt", "Denzel Washington", "Hugh Jackman", "Jennifer Lawrence", "Johnny Depp",

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from maskgit_lib.config import ConfigError, QuantizerConfig, load_config
-from maskgit_lib.fsq import FiniteScalarQuantizer
-from maskgit_lib.vqgan import VQGAN
+from maskgit_lib.tokenizer.fsq import FiniteScalarQuantizer
+from maskgit_lib.tokenizer.vqgan import VQGAN
 
 
 def fsq(levels=(8, 5, 3)) -> FiniteScalarQuantizer:

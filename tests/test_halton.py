@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from maskgit_lib.halton import halton_order, halton_points, halton_priority, radical_inverse
-from maskgit_lib.masking import tokens_fixed_after_step
-from maskgit_lib.sampling import maskgit_decode
+from maskgit_lib.generator.decoding import maskgit_decode
+from maskgit_lib.generator.halton import halton_order, halton_points, halton_priority, radical_inverse
+from maskgit_lib.generator.masking import tokens_fixed_after_step
 
 from .conftest import tiny_maskgit
 
@@ -91,7 +91,7 @@ def test_an_unknown_order_is_a_clear_error():
 
 
 def test_reveal_steps_name_the_step_that_fixed_each_position():
-    from maskgit_lib.viz import reveal_steps
+    from maskgit_lib.course.pictures import reveal_steps
 
     model = make()
     _, history = maskgit_decode(model, 2, torch.tensor([0, 1]), steps=5, order="halton", seed=0)
@@ -102,6 +102,7 @@ def test_reveal_steps_name_the_step_that_fixed_each_position():
 
 
 def test_the_cli_lists_the_orders_the_sampler_knows():
-    from maskgit_lib import cli, sampling
+    from maskgit_lib import cli
+    from maskgit_lib.generator import decoding
 
-    assert cli.ORDERS == sampling.ORDERS
+    assert cli.ORDERS == decoding.ORDERS

@@ -20,8 +20,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from maskgit_lib import cli, kaggle_source
-from maskgit_lib.data import load_prepared
+from maskgit_lib import cli
+from maskgit_lib.data import kaggle_source
+from maskgit_lib.data.prepared import load_prepared
 from tests.kaggle_standin import (
     CELEBRITIES,
     OWNER,

@@ -2,7 +2,7 @@
 every checker say "not yet" (no exception stops the notebook), and the solutions make every checker pass.
 
 The exercise cells (those with a solution block) and the check cells (those that call a
-``maskgit_lib.checks.check_*``) are executed in order in one namespace per notebook, without a
+``maskgit_lib.course.graders.check_*``) are executed in order in one namespace per notebook, without a
 kernel: seconds, where running every learner notebook under nbval would take minutes.
 """
 
@@ -32,7 +32,7 @@ CHECK_CALL = re.compile(r"\bcheck_\w+\(")
 
 
 def _is_check(cell) -> bool:
-    return cell.cell_type == "code" and bool(CHECK_CALL.search(cell.source)) and "maskgit_lib.checks import" in cell.source
+    return cell.cell_type == "code" and bool(CHECK_CALL.search(cell.source)) and "maskgit_lib.course.graders import" in cell.source
 
 
 def _graded_cells(notebook, edition_cells=None) -> list[tuple[str, str]]:
@@ -51,7 +51,7 @@ def _graded_cells(notebook, edition_cells=None) -> list[tuple[str, str]]:
 def _run_graded(cells: list[tuple[str, str]]) -> list[str]:
     """Execute the cells in one namespace; return what each check cell printed. (The schedule registry,
     which an exercise extends, is restored afterwards.)"""
-    from maskgit_lib.masking import SCHEDULES
+    from maskgit_lib.generator.masking import SCHEDULES
 
     saved = dict(SCHEDULES)
     namespace: dict = {"__name__": "__main__"}
@@ -83,7 +83,7 @@ def test_every_exercise_has_a_stub_and_a_check_right_after_it(path):
     for i in exercises:
         following = next((cell for cell in code[i + 1 :] if not edition.has_solution(cell.source)), None)
         assert following is not None and _is_check(following), (
-            f"{path.name}: the exercise cell {code[i].get('id')} is not followed by a cell calling a maskgit_lib.checks checker")
+            f"{path.name}: the exercise cell {code[i].get('id')} is not followed by a cell calling a maskgit_lib.course.graders checker")
         assert "raise NotImplementedError" in edition.learner_source(code[i].source) or "..." in edition.learner_source(code[i].source)
 
 

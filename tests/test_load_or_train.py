@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from maskgit_lib import load_or_train as lot
 from maskgit_lib.checkpoint import load_checkpoint, save_checkpoint
 from maskgit_lib.config import load_config
-from maskgit_lib.tokens import file_digest
+from maskgit_lib.course import load_or_train as lot
+from maskgit_lib.generator.tokens import file_digest
 
 SHIPPED = Path(__file__).resolve().parent.parent / "results" / "checkpoints"
 
@@ -109,7 +109,7 @@ def test_a_gpu_gets_the_shipped_size_and_no_training(results, monkeypatch):
 
 
 def test_train_true_trains_both_phases_in_new_folders_and_the_transformer_on_the_new_tokenizer(results, monkeypatch, capsys):
-    from maskgit_lib import train_vqgan
+    from maskgit_lib.tokenizer import train as train_vqgan
 
     monkeypatch.setattr(train_vqgan, "load_lpips", lambda net: None)  # seconds, not the perceptual net
     config = load_config("fast")

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from maskgit_lib.masking import (
+from maskgit_lib.generator.masking import (
     SCHEDULES,
     gamma,
     label_dropout,

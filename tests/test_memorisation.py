@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from maskgit_lib.evaluate import balanced_indices
-from maskgit_lib.memorisation import (
+from maskgit_lib.evaluation.evaluate import balanced_indices
+from maskgit_lib.evaluation.memorisation import (
     memorisation_report,
     near_copy_stats,
     nearest,

@@ -9,16 +9,11 @@ import pytest
 import scipy.linalg
 import torch
 
-from maskgit_lib import metrics
-from maskgit_lib.metrics import (
-    fid_input,
-    frechet_distance,
-    inception_features,
-    matched_indices,
-    psnr,
-    to_uint8_nchw,
-)
-from maskgit_lib.perceptual import WeightsError
+from maskgit_lib.evaluation import metrics
+from maskgit_lib.evaluation.metrics import fid_input, frechet_distance, inception_features, matched_indices
+from maskgit_lib.figures import to_uint8_nchw
+from maskgit_lib.tokenizer.perceptual import WeightsError
+from maskgit_lib.tokenizer.reconstruction import psnr
 
 
 def test_psnr_of_a_known_error():

@@ -14,8 +14,8 @@ import torch
 
 from maskgit_lib import cli
 from maskgit_lib.config import ConfigError, TrainConfig, config_from_dict, load_config
-from maskgit_lib.losses import adaptive_weight
 from maskgit_lib.precision import grad_scaler, resolve_precision
+from maskgit_lib.tokenizer.losses import adaptive_weight
 
 GPUS = {"Tesla T4": (7, 5), "NVIDIA H100 80GB HBM3": (9, 0)}
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from maskgit_lib.config import QuantizerConfig
-from maskgit_lib.quantize import CodebookUsage, VectorQuantizer
+from maskgit_lib.tokenizer.quantize import CodebookUsage, VectorQuantizer
 
 OPTIONS = [
     dict(use_ema=ema, kmeans_init=km, dead_code_after_steps=dead, l2_normalize=l2)

@@ -11,8 +11,8 @@ import pytest
 import torch
 import yaml
 
-from maskgit_lib import avatars
 from maskgit_lib.config import DEFAULT_AVATAR_STYLES, config_from_dict, load_config
+from maskgit_lib.data import avatars
 
 from .conftest import REPO
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from maskgit_lib.masking import tokens_fixed_after_step
-from maskgit_lib.sampling import (
+from maskgit_lib.generator.decoding import (
     autoregressive_decode,
     decode_step,
     guided_logits,
     gumbel_noise,
     maskgit_decode,
 )
-from maskgit_lib.transformer import MaskGITTransformer
+from maskgit_lib.generator.masking import tokens_fixed_after_step
+from maskgit_lib.generator.transformer import MaskGITTransformer
 
 K, C, N = 32, 4, 16
 

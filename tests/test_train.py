@@ -9,11 +9,12 @@ import math
 import pytest
 import torch
 
-from maskgit_lib import train_vqgan as train_vqgan_module
 from maskgit_lib.checkpoint import CheckpointError, load_checkpoint
 from maskgit_lib.config import load_config
-from maskgit_lib.data import prepare_data
-from maskgit_lib.train_vqgan import VQGANTrainer, load_vqgan
+from maskgit_lib.data.prepared import prepare_data
+from maskgit_lib.tokenizer import train as train_vqgan_module
+from maskgit_lib.tokenizer.train import VQGANTrainer
+from maskgit_lib.tokenizer.vqgan import load_vqgan
 from maskgit_lib.trainer import check_resumable, read_metrics
 
 

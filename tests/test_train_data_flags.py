@@ -18,8 +18,8 @@ from PIL import Image
 from maskgit_lib.checkpoint import load_checkpoint
 from maskgit_lib.cli import build_parser, main, train_config
 from maskgit_lib.config import load_config
-from maskgit_lib.load_or_train import shipped_checkpoint
-from maskgit_lib.train_transformer import check_tokenizer_data
+from maskgit_lib.course.load_or_train import shipped_checkpoint
+from maskgit_lib.generator.train import check_tokenizer_data
 
 from .conftest import small_fast_config
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from maskgit_lib import tokens as tokens_module
 from maskgit_lib.checkpoint import CheckpointError
-from maskgit_lib.train_transformer import TransformerTrainer, load_transformer
+from maskgit_lib.generator import tokens as tokens_module
+from maskgit_lib.generator.train import TransformerTrainer
+from maskgit_lib.generator.transformer import load_transformer
 
 from .conftest import fast_tokenizer
 
@@ -121,8 +122,8 @@ def test_missing_tokenizer_is_a_clear_error(setup):
 
 def test_wrong_resume_checkpoint_fails_before_any_preparation(setup, monkeypatch):
     """A tokenizer checkpoint passed as --ckpt_path is refused before data and tokens are prepared."""
-    from maskgit_lib import train_transformer as module
-    from maskgit_lib.train_transformer import tokenizer_path
+    from maskgit_lib.generator import train as module
+    from maskgit_lib.generator.train import tokenizer_path
 
     config, _, _ = setup
     monkeypatch.setattr(module.TransformerTrainer, "__init__", lambda *a, **k: pytest.fail("prepared before checking"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from maskgit_lib.transformer import MaskGITTransformer, TokenLayout, masked_token_loss
+from maskgit_lib.generator.transformer import MaskGITTransformer, TokenLayout, masked_token_loss
 
 K, C, N = 32, 4, 16
 

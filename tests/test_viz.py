@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from maskgit_lib.viz import image_grid, show_nearest_neighbours
+from maskgit_lib.course.pictures import show_nearest_neighbours
+from maskgit_lib.figures import image_grid
 
 matplotlib.use("Agg")
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from maskgit_lib.config import QuantizerConfig
-from maskgit_lib.vq_toy import (
+from maskgit_lib.course.vq_toy import (
     image_patches,
     patches_to_images,
     quantize_patches,

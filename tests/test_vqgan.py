@@ -7,12 +7,17 @@ import pytest
 import torch
 from PIL import Image
 
-from maskgit_lib import perceptual
 from maskgit_lib.config import LossConfig, load_config
-from maskgit_lib.discriminator import PatchDiscriminator
-from maskgit_lib.losses import adaptive_weight, generator_adv_loss, hinge_d_loss, reconstruction_loss
-from maskgit_lib.metrics import psnr
-from maskgit_lib.vqgan import VQGAN, GroupNorm32
+from maskgit_lib.tokenizer import perceptual
+from maskgit_lib.tokenizer.discriminator import PatchDiscriminator
+from maskgit_lib.tokenizer.losses import (
+    adaptive_weight,
+    generator_adv_loss,
+    hinge_d_loss,
+    reconstruction_loss,
+)
+from maskgit_lib.tokenizer.reconstruction import psnr
+from maskgit_lib.tokenizer.vqgan import VQGAN, GroupNorm32
 
 from .conftest import SHARED_FIXTURES
 

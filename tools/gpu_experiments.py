@@ -203,8 +203,8 @@ def features(profiles: list[str]) -> None:
     import numpy as np
 
     from maskgit_lib.config import load_config
-    from maskgit_lib.data import prepare_data
-    from maskgit_lib.evaluate import balanced_indices, real_features, reference_sets
+    from maskgit_lib.data.prepared import prepare_data
+    from maskgit_lib.evaluation.evaluate import balanced_indices, real_features, reference_sets
 
     device = "cuda" if not profiles == ["fast"] else "cpu"
     for profile in profiles:
@@ -220,7 +220,7 @@ def samples(checkpoint: str, out: str, n: int) -> None:
     """The n images ``maskgit evaluate`` scores (same labels, seed and settings), as uint8 arrays."""
     import numpy as np
 
-    from maskgit_lib.evaluate import GenerationScorer
+    from maskgit_lib.evaluation.evaluate import GenerationScorer
 
     scorer = GenerationScorer(checkpoint, n, progress=False)
     result = scorer.score(steps=12)
@@ -234,9 +234,9 @@ def throughput(out: Path, smoke: bool) -> None:
 
     import torch
 
-    from maskgit_lib.bench import _trainer, time_steps
     from maskgit_lib.config import load_config
-    from maskgit_lib.data import prepare_data
+    from maskgit_lib.data.prepared import prepare_data
+    from maskgit_lib.evaluation.bench import _trainer, time_steps
 
     device = torch.device("cpu" if smoke else "cuda")
     config = load_config("fast" if smoke else "gpu", f"{X}/gpu-ship.yaml")

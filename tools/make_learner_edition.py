@@ -164,7 +164,7 @@ Here the core pieces of MaskGIT are yours to write: the nearest-code lookup and 
 straight-through estimator, the EMA codebook update, the adaptive GAN weight and the hinge losses,
 the decoding budget, per-example masking and the masked loss, one decoding step, and inpainting
 with it. Each ✍️ cell holds a stub that raises `NotImplementedError`; the cell after it calls a
-checker (`maskgit_lib.checks`) that runs your function and the library's on random inputs and
+checker (`maskgit_lib.course.graders`) that runs your function and the library's on random inputs and
 prints one line: `✓ matches …`, or what differs and a hint. Then the notebook shows the library's
 version and uses it, so every notebook runs to the end whether or not your stubs are filled in.
 

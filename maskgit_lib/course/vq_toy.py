@@ -20,11 +20,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from maskgit_lib.config import QuantizerConfig
-from maskgit_lib.fsq import FiniteScalarQuantizer
 from maskgit_lib.progress import progress_bar
-from maskgit_lib.quantize import CodebookUsage, VectorQuantizer
 from maskgit_lib.system import torch_threads
-from maskgit_lib.vqgan import make_quantizer
+from maskgit_lib.tokenizer.fsq import FiniteScalarQuantizer
+from maskgit_lib.tokenizer.quantize import CodebookUsage, VectorQuantizer
+from maskgit_lib.tokenizer.vqgan import make_quantizer
 
 
 def toy_points(n_points: int = 2000, kind: str = "blobs", seed: int = 0) -> torch.Tensor:

@@ -7,8 +7,8 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from maskgit_lib.data import PreparedData
-from maskgit_lib.viz import show_class_grid
+from maskgit_lib.course.pictures import show_class_grid
+from maskgit_lib.data.prepared import PreparedData
 
 
 def dataset_label(data: PreparedData) -> str:
@@ -44,9 +44,9 @@ def reconstruction_viewer(model, images, codebook_size: int) -> widgets.VBox:
     """Slide through validation images: original | reconstruction (with PSNR) | token map."""
     import torch
 
-    from maskgit_lib.data import uint8_to_tensor
-    from maskgit_lib.metrics import psnr
-    from maskgit_lib.viz import show_reconstruction
+    from maskgit_lib.course.pictures import show_reconstruction
+    from maskgit_lib.data.batches import uint8_to_tensor
+    from maskgit_lib.tokenizer.reconstruction import psnr
 
     index = widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="image")
     output = widgets.Output()
@@ -73,7 +73,7 @@ def prediction_viewer(model, tokenizer, tokens, labels, class_names: list[str]) 
     import numpy as np
     import torch
 
-    from maskgit_lib.viz import show_predictions
+    from maskgit_lib.course.pictures import show_predictions
 
     index = widgets.IntSlider(value=0, min=0, max=len(tokens) - 1, description="image")
     ratio = widgets.FloatSlider(value=0.5, min=0.05, max=1.0, step=0.05, description="masked share")
@@ -98,9 +98,9 @@ def prediction_viewer(model, tokenizer, tokens, labels, class_names: list[str]) 
 def editing_panel(model, tokenizer, images, labels, class_names: list[str]) -> widgets.VBox:
     """Pick an image, an edit (inpaint a box, outpaint the border, extend sideways), a region, and the
     class to generate under; see four edited variations."""
-    from maskgit_lib.data import uint8_to_tensor
-    from maskgit_lib.sampling import EDIT_MODES, edit_image
-    from maskgit_lib.viz import show_edit
+    from maskgit_lib.course.pictures import show_edit
+    from maskgit_lib.data.batches import uint8_to_tensor
+    from maskgit_lib.generator.editing import EDIT_MODES, edit_image
 
     size = images.shape[1]
     index = widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="image")

@@ -11,13 +11,17 @@ resolution where the grid is small (8×8 at 32 px) and attention is cheap.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from maskgit_lib.config import QuantizerConfig, VQGANConfig
-from maskgit_lib.fsq import FiniteScalarQuantizer
-from maskgit_lib.quantize import QuantizerOutput, VectorQuantizer
+from maskgit_lib.checkpoint import load_checkpoint
+from maskgit_lib.config import Config, QuantizerConfig, VQGANConfig, config_from_dict
+from maskgit_lib.tokenizer.fsq import FiniteScalarQuantizer
+from maskgit_lib.tokenizer.quantize import QuantizerOutput, VectorQuantizer
 
 
 class GroupNorm32(nn.GroupNorm):
@@ -158,3 +162,17 @@ class VQGAN(nn.Module):
     @property
     def last_layer(self) -> torch.Tensor:
         return self.decoder.conv_out.weight
+
+
+def load_vqgan(path: str | Path, device: str | torch.device = "cpu") -> tuple[VQGAN, Config]:
+    """A trained tokenizer (eval mode) and the config it was trained with."""
+    return vqgan_from_checkpoint(load_checkpoint(path, phase="vqgan"), path, device)
+
+
+def vqgan_from_checkpoint(payload: dict[str, Any], path: str | Path, device: str | torch.device = "cpu") -> tuple[VQGAN, Config]:
+    """:func:`load_vqgan` for a checkpoint already read: the Transformer trainer reads the tokenizer's
+    config first (to check its data set before anything is written), then builds it from the same read."""
+    config = config_from_dict(payload["config"], source=str(path))
+    model = VQGAN(config.vqgan)
+    model.load_state_dict(payload["model"])
+    return model.to(device).eval(), config

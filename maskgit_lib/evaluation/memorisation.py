@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from maskgit_lib.metrics import to_uint8_nchw
+from maskgit_lib.figures import to_uint8_nchw
 
 NEAR_COPY_QUANTILE = 0.05  # the share of real validation images that falls under the threshold
 

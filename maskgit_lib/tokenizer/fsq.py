@@ -14,7 +14,7 @@ every one reachable by construction, so nothing can collapse and there is no aux
 - **Token ids** are the levels read as digits of a mixed-radix number: for levels (8, 8, 8), the
   position with digits (a, b, c) is token a + 8b + 64c. The Transformer sees ids, exactly as with VQ.
 
-Same interface as :class:`maskgit_lib.quantize.VectorQuantizer` (``forward``, ``indices``, ``lookup``,
+Same interface as :class:`maskgit_lib.tokenizer.quantize.VectorQuantizer` (``forward``, ``indices``, ``lookup``,
 ``codes``), so the tokenizer and everything after it do not know which one they hold.
 """
 
@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from maskgit_lib.config import QuantizerConfig
-from maskgit_lib.quantize import QuantizerOutput, usage_and_perplexity
+from maskgit_lib.tokenizer.quantize import QuantizerOutput, usage_and_perplexity
 
 BOUND_EPS = 1e-3  # keeps tanh's range strictly inside the outer levels, so rounding never leaves the grid
 

@@ -152,7 +152,7 @@ def _tokenizer_runs(config: Config) -> tuple[Path | None, list[Path]]:
     avatar notebooks must not pick that tokenizer up (notebook 04 could not train on it). Checkpoints
     are read newest first, only until one fits.
     """
-    from maskgit_lib.train_transformer import tokenizer_saw_these_images
+    from maskgit_lib.generator.train import tokenizer_saw_these_images
 
     skipped = []
     for ckpt in finished_runs("vqgan", config.profile):
@@ -178,7 +178,7 @@ def choose_tokenizer(
     ``prefer="shipped"`` skips the learner's runs (to compare, or to go back). Only runs trained on
     ``config``'s images count (data set, folder, image size: see :func:`_tokenizer_runs`).
     """
-    from maskgit_lib.train_vqgan import train_vqgan
+    from maskgit_lib.tokenizer.train import train_vqgan
 
     profile = config.profile
     if train:
@@ -210,7 +210,7 @@ def transformer_tokenizer(path: Path) -> tuple[Path, str | None]:
 
 def fits(transformer_path: Path, tokenizer_path: Path) -> bool:
     """Was this Transformer trained on exactly this tokenizer file (same place, same bytes)?"""
-    from maskgit_lib.tokens import file_digest
+    from maskgit_lib.generator.tokens import file_digest
 
     named, digest = transformer_tokenizer(transformer_path)
     if named.resolve() != tokenizer_path.resolve() or not tokenizer_path.is_file():
@@ -226,7 +226,7 @@ def choose_transformer(
     Training trains on the tokenizer :func:`choose_tokenizer` picks (the learner's own, if any);
     loading takes the learner's latest run trained on that tokenizer, else the shipped pair.
     """
-    from maskgit_lib.train_transformer import train_transformer
+    from maskgit_lib.generator.train import train_transformer
 
     phase = "transformer-ar" if causal else "transformer"
     profile = config.profile

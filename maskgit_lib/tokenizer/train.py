@@ -21,49 +21,25 @@ import torch
 from torch import nn
 
 from maskgit_lib import distributed as ddp
-from maskgit_lib.checkpoint import load_checkpoint
-from maskgit_lib.config import Config, config_from_dict
-from maskgit_lib.data import PreparedData, prepare_data, training_batch, uint8_to_tensor
-from maskgit_lib.discriminator import PatchDiscriminator
-from maskgit_lib.losses import (
+from maskgit_lib.config import Config
+from maskgit_lib.data.batches import training_batch, uint8_to_tensor
+from maskgit_lib.data.prepared import PreparedData, prepare_data
+from maskgit_lib.precision import autocast_for
+from maskgit_lib.progress import progress_bar
+from maskgit_lib.tokenizer.discriminator import PatchDiscriminator
+from maskgit_lib.tokenizer.losses import (
     adaptive_weight,
     generator_adv_loss,
     hinge_d_loss,
     perceptual_loss,
     reconstruction_loss,
 )
-from maskgit_lib.metrics import psnr, to_uint8_nchw
-from maskgit_lib.perceptual import load_lpips
-from maskgit_lib.precision import autocast_for
-from maskgit_lib.progress import progress_bar
-from maskgit_lib.quantize import CodebookUsage
+from maskgit_lib.tokenizer.perceptual import load_lpips
+from maskgit_lib.tokenizer.reconstruction import evaluate_reconstruction
+from maskgit_lib.tokenizer.vqgan import VQGAN
 from maskgit_lib.trainer import PhaseTrainer, check_resumable
-from maskgit_lib.vqgan import VQGAN
 
 ARCHITECTURE_SECTIONS = ("vqgan",)  # settings a resumed tokenizer must share with its checkpoint
-
-
-@torch.no_grad()
-def evaluate_reconstruction(
-    model: VQGAN, images, batch_size: int = 256, precision: str = "fp32", keep: list[torch.Tensor] | None = None
-) -> tuple[dict[str, float], torch.Tensor]:
-    """Reconstruct uint8 images (N, H, W, 3); return PSNR, codebook usage and perplexity, and the
-    per-code hit counts (K,). ``precision``: bf16 | fp16 | fp32 autocast. With ``keep``, each batch's
-    reconstructions are appended to it as uint8 (B, 3, H, W) on the CPU (for rFID: one pass serves both)."""
-    model.eval()
-    device = next(model.parameters()).device
-    usage = CodebookUsage(model.config.quantizer.codebook_size)
-    psnr_sum = 0.0
-    for start in range(0, len(images), batch_size):
-        batch = uint8_to_tensor(images[start : start + batch_size], device)  # (B, 3, H, W)
-        with autocast_for(device, precision):
-            recon, quant = model(batch)
-        psnr_sum += psnr(recon.float(), batch).sum().item()
-        if keep is not None:
-            keep.append(to_uint8_nchw(recon.float()).cpu())
-        usage.update(quant.indices)
-    result = {"val_psnr": psnr_sum / len(images), "val_usage": usage.usage(), "val_perplexity": usage.perplexity(), "val_images": len(images)}
-    return result, usage.counts
 
 
 class VQGANTrainer(PhaseTrainer):
@@ -217,7 +193,7 @@ class VQGANTrainer(PhaseTrainer):
         return torch.cat([images, recon.float().clamp(-1, 1)]).cpu()
 
     def validate_and_show(self, n_images: int | None) -> dict[str, float]:
-        from maskgit_lib.viz import image_grid, save_image
+        from maskgit_lib.figures import image_grid, save_image
 
         result = self.validate(n_images)
         save_image(image_grid(self.reconstruction_grid(), n_cols=16), self.run_dir / f"recon_{self.step:06d}.png", scale=4)
@@ -245,20 +221,6 @@ def train_vqgan(
     if ckpt_path:
         check_resumable(ckpt_path, VQGANTrainer.phase, config, VQGANTrainer.architecture_sections)
     return VQGANTrainer(config, run_dir=run_dir, progress=progress).run(ckpt_path, max_steps)
-
-
-def load_vqgan(path: str | Path, device: str | torch.device = "cpu") -> tuple[VQGAN, Config]:
-    """A trained tokenizer (eval mode) and the config it was trained with."""
-    return vqgan_from_checkpoint(load_checkpoint(path, phase="vqgan"), path, device)
-
-
-def vqgan_from_checkpoint(payload: dict[str, Any], path: str | Path, device: str | torch.device = "cpu") -> tuple[VQGAN, Config]:
-    """:func:`load_vqgan` for a checkpoint already read: the Transformer trainer reads the tokenizer's
-    config first (to check its data set before anything is written), then builds it from the same read."""
-    config = config_from_dict(payload["config"], source=str(path))
-    model = VQGAN(config.vqgan)
-    model.load_state_dict(payload["model"])
-    return model.to(device).eval(), config
 
 
 def compare_discriminator_leak(config: Config, data: PreparedData, steps: int, progress: bool = False) -> dict[str, list[dict]]:

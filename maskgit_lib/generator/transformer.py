@@ -19,10 +19,14 @@ position i sees only the class token and tokens < i, and predicts token i.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from maskgit_lib.checkpoint import CheckpointError, load_checkpoint
+from maskgit_lib.config import Config, config_from_dict
 
 
 @dataclass(frozen=True)
@@ -149,3 +153,24 @@ def masked_token_loss(
     if all_tokens:
         return losses.mean()
     return (losses * mask).sum() / (mask.sum().clamp_min(1) if normalizer is None else normalizer)
+
+
+def build_transformer(config: Config, codebook_size: int, n_classes: int, n_tokens: int) -> MaskGITTransformer:
+    t = config.transformer
+    return MaskGITTransformer(codebook_size, n_classes, n_tokens, width=t.width, depth=t.depth, heads=t.heads,
+                              mlp_ratio=t.mlp_ratio, dropout=t.dropout, causal=t.causal)
+
+
+def load_transformer(path: str | Path, device: str | torch.device = "cpu") -> tuple[MaskGITTransformer, Config]:
+    """A trained Transformer (eval mode) and the config it was trained with."""
+    payload = load_checkpoint(path)
+    if not str(payload.get("phase", "")).startswith("transformer"):
+        raise CheckpointError(f"{path} is a {payload.get('phase')!r} checkpoint, not a Transformer")
+    config = config_from_dict(payload["config"], source=str(path))
+    state = payload["model"]
+    codebook_size, width = state["head.weight"].shape
+    n_tokens = state["pos"].shape[1] - 1
+    n_classes = state["embed.weight"].shape[0] - codebook_size - 2
+    model = build_transformer(config, codebook_size, n_classes, n_tokens)
+    model.load_state_dict(state)
+    return model.to(device).eval(), config

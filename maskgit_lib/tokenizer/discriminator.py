@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from maskgit_lib.config import DiscriminatorConfig
-from maskgit_lib.vqgan import GroupNorm32
+from maskgit_lib.tokenizer.vqgan import GroupNorm32
 
 
 class PatchDiscriminator(nn.Module):

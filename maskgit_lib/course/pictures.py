@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-
-def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
-    """(B, 3, H, W) floats in [-1, 1] or (B, H, W, 3) uint8 → (B, H, W, 3) uint8."""
-    if isinstance(images, torch.Tensor):
-        pixels = images.detach().float().clamp(-1, 1).add(1).mul(127.5).round().byte()  # (B, 3, H, W)
-        return pixels.permute(0, 2, 3, 1).cpu().numpy()  # (B, H, W, 3)
-    return np.asarray(images, dtype=np.uint8)
-
-
-def image_grid(images: torch.Tensor | np.ndarray, n_cols: int, pad_px: int = 1, pad_value: int = 255) -> np.ndarray:
-    """Tile images into one (rows*H, cols*W, 3) uint8 array, row by row, padded with white."""
-    pixels = to_uint8(images)  # (B, H, W, 3)
-    count, height, width, _ = pixels.shape
-    n_rows = -(-count // n_cols)
-    grid = np.full(
-        (n_rows * (height + pad_px) - pad_px, n_cols * (width + pad_px) - pad_px, 3), pad_value, dtype=np.uint8
-    )
-    for index in range(count):
-        row, col = divmod(index, n_cols)
-        top, left = row * (height + pad_px), col * (width + pad_px)
-        grid[top : top + height, left : left + width] = pixels[index]
-    return grid
+from maskgit_lib.figures import image_grid, to_uint8
 
 
 def class_examples(images: np.ndarray, labels: np.ndarray, n_classes: int, per_class: int) -> np.ndarray:
@@ -86,7 +63,7 @@ def show_nearest_neighbours(generated, neighbours, distances, n_cols: int = 4, t
     ``generated``, ``neighbours``: B images each, uint8 (B, H, W, 3) or (B, 3, H, W), or floats in [-1, 1];
     ``distances``: (B,). Returns the matplotlib figure.
     """
-    from maskgit_lib.metrics import to_uint8_nchw
+    from maskgit_lib.figures import to_uint8_nchw
 
     left = to_uint8_nchw(generated).permute(0, 2, 3, 1).cpu().numpy()  # (B, H, W, 3)
     right = to_uint8_nchw(neighbours).permute(0, 2, 3, 1).cpu().numpy()  # (B, H, W, 3)
@@ -103,50 +80,6 @@ def show_nearest_neighbours(generated, neighbours, distances, n_cols: int = 4, t
             ax.imshow(pair, interpolation="nearest")
             ax.text(0.5, -0.03, f"{distances[index]:.3f}", transform=ax.transAxes, ha="center", va="top", fontsize=8)
     fig.suptitle(title or "generated (left) · its nearest training image (right) · distance", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def save_figure(fig, folder: Path, name: str) -> Path:
-    """Save ``fig`` as ``folder/name.png`` (150 dpi) and return the path."""
-    path = Path(folder) / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150, bbox_inches="tight")
-    return path
-
-
-def save_image(grid: np.ndarray, path: str | Path, scale: int = 1) -> Path:
-    """Save a uint8 (H, W, 3) array as PNG, enlarged ``scale`` times with nearest-neighbour pixels."""
-    from PIL import Image
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image = Image.fromarray(grid)
-    if scale > 1:
-        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
-    image.save(path)
-    return path
-
-
-def plot_training_curves(rows: list[dict], loss_keys: list[str], val_keys: list[str]):
-    """Training losses (left, log scale) and validation metrics (one panel each) against the step."""
-    fig, axes = plt.subplots(1, 1 + len(val_keys), figsize=(4.2 * (1 + len(val_keys)), 3.2))
-    for key in loss_keys:
-        points = [(r["step"], r[key]) for r in rows if key in r]
-        if points:
-            axes[0].plot(*zip(*points, strict=True), label=key)
-    axes[0].set_yscale("symlog", linthresh=1e-3)  # log-like, but the GAN losses may be negative
-    axes[0].set_xlabel("step")
-    axes[0].legend(fontsize=8)
-    axes[0].set_title("training losses")
-    for ax, key in zip(axes[1:], val_keys, strict=True):
-        points = [(r["step"], r[key]) for r in rows if key in r]
-        if points:
-            ax.plot(*zip(*points, strict=True), marker="o")
-        if "usage" in key:
-            ax.set_ylim(0, 1.05)  # a share of the codebook: show it on its full scale
-        ax.set_xlabel("step")
-        ax.set_title(key)
     fig.tight_layout()
     return fig
 
@@ -235,7 +168,7 @@ def plot_code_usage(counts: torch.Tensor, title: str = "codebook usage on the va
 
 def plot_schedules(names: list[str] | None = None, highlight: str | None = None):
     """γ(r) of every schedule: the fraction of tokens still masked as decoding progresses."""
-    from maskgit_lib.masking import SCHEDULES, gamma
+    from maskgit_lib.generator.masking import SCHEDULES, gamma
 
     r = torch.linspace(0, 1, 201)
     fig, ax = plt.subplots(figsize=(5.5, 4))
@@ -261,7 +194,7 @@ def mask_patches(image: np.ndarray, mask_grid: np.ndarray, grey: int = 128) -> n
 def plot_decoding_budget(schedule: str, steps: int, n_tokens: int, image: np.ndarray | None = None, seed: int = 0):
     """Tokens revealed per decoding step (bars) and still masked (line); with ``image``, the image
     as the decoder would hold it after each step (masked patches grey, revealed in random order)."""
-    from maskgit_lib.masking import tokens_fixed_after_step, tokens_revealed_per_step
+    from maskgit_lib.generator.masking import tokens_fixed_after_step, tokens_revealed_per_step
 
     revealed = tokens_revealed_per_step(schedule, steps, n_tokens)
     fixed = tokens_fixed_after_step(schedule, steps, n_tokens)

@@ -33,13 +33,14 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from maskgit_lib.checkpoint import save_checkpoint
 from maskgit_lib.config import Config
-from maskgit_lib.data import PreparedData, prepare_data
+from maskgit_lib.data.prepared import PreparedData, prepare_data
+from maskgit_lib.generator.decoding import autoregressive_decode, maskgit_decode, time_sampling
+from maskgit_lib.generator.train import TransformerTrainer, tokenizer_path
+from maskgit_lib.generator.transformer import build_transformer
 from maskgit_lib.paths import results_dir
-from maskgit_lib.sampling import autoregressive_decode, maskgit_decode, time_sampling
 from maskgit_lib.system import environment_report, pick_device
-from maskgit_lib.train_transformer import TransformerTrainer, build_transformer, tokenizer_path
-from maskgit_lib.train_vqgan import VQGANTrainer
-from maskgit_lib.vqgan import VQGAN
+from maskgit_lib.tokenizer.train import VQGANTrainer
+from maskgit_lib.tokenizer.vqgan import VQGAN
 
 
 def matmul_flops(device: torch.device, dtype: torch.dtype, size: int | None = None, repeats: int = 5) -> float:

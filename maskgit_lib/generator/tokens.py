@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maskgit_lib.data import PreparedData, uint8_to_tensor
+from maskgit_lib.data.batches import uint8_to_tensor
+from maskgit_lib.data.prepared import PreparedData
 from maskgit_lib.progress import progress_bar
-from maskgit_lib.vqgan import VQGAN
+from maskgit_lib.tokenizer.vqgan import VQGAN
 
 
 def file_digest(path: str | Path) -> str:

@@ -25,21 +25,23 @@ import numpy as np
 import torch
 
 from maskgit_lib.checkpoint import load_checkpoint
-from maskgit_lib.data import PreparedData, prepare_data
-from maskgit_lib.memorisation import memorisation_report
-from maskgit_lib.metrics import (
+from maskgit_lib.data.prepared import PreparedData, prepare_data
+from maskgit_lib.evaluation.memorisation import memorisation_report
+from maskgit_lib.evaluation.metrics import (
     fid_network_source,
     fid_network_tag,
     frechet_distance,
     inception_features,
     matched_indices,
-    to_uint8_nchw,
 )
+from maskgit_lib.figures import to_uint8_nchw
+from maskgit_lib.generator.decoding import autoregressive_decode, maskgit_decode
+from maskgit_lib.generator.train import tokenizer_path
+from maskgit_lib.generator.transformer import load_transformer
 from maskgit_lib.progress import progress_bar
-from maskgit_lib.sampling import autoregressive_decode, maskgit_decode
 from maskgit_lib.system import pick_device
-from maskgit_lib.train_transformer import load_transformer, tokenizer_path
-from maskgit_lib.train_vqgan import evaluate_reconstruction, load_vqgan
+from maskgit_lib.tokenizer.reconstruction import evaluate_reconstruction
+from maskgit_lib.tokenizer.vqgan import load_vqgan
 
 
 def _check_n(data: PreparedData, n: int) -> None:

@@ -24,16 +24,17 @@ import torch
 
 from maskgit_lib import distributed as ddp
 from maskgit_lib.checkpoint import CheckpointError, load_checkpoint
-from maskgit_lib.config import Config, config_from_dict, load_config
-from maskgit_lib.data import PreparedData, epoch_order, prepare_data
-from maskgit_lib.masking import label_dropout, training_mask
+from maskgit_lib.config import Config, load_config
+from maskgit_lib.data.batches import epoch_order
+from maskgit_lib.data.prepared import PreparedData, prepare_data
+from maskgit_lib.generator.decoding import maskgit_decode
+from maskgit_lib.generator.masking import label_dropout, training_mask
+from maskgit_lib.generator.tokens import file_digest, token_dataset
+from maskgit_lib.generator.transformer import MaskGITTransformer, build_transformer, masked_token_loss
 from maskgit_lib.paths import repo_root
 from maskgit_lib.precision import autocast_for
-from maskgit_lib.sampling import maskgit_decode
-from maskgit_lib.tokens import file_digest, token_dataset
-from maskgit_lib.train_vqgan import vqgan_from_checkpoint
+from maskgit_lib.tokenizer.vqgan import vqgan_from_checkpoint
 from maskgit_lib.trainer import PhaseTrainer, check_resumable, default_run_dir
-from maskgit_lib.transformer import MaskGITTransformer, masked_token_loss
 
 
 def tokenizer_path(config: Config) -> Path:
@@ -103,12 +104,6 @@ def check_tokenizer_fits(config: Config) -> None:
     """:func:`check_tokenizer_data` for the tokenizer ``config`` names (one read of its checkpoint)."""
     path = tokenizer_path(config)
     check_tokenizer_data(load_checkpoint(path, phase="vqgan")["config"], config, path)
-
-
-def build_transformer(config: Config, codebook_size: int, n_classes: int, n_tokens: int) -> MaskGITTransformer:
-    t = config.transformer
-    return MaskGITTransformer(codebook_size, n_classes, n_tokens, width=t.width, depth=t.depth, heads=t.heads,
-                              mlp_ratio=t.mlp_ratio, dropout=t.dropout, causal=t.causal)
 
 
 class TransformerTrainer(PhaseTrainer):
@@ -214,7 +209,7 @@ class TransformerTrainer(PhaseTrainer):
     @torch.no_grad()
     def sample_grid(self, per_class: int = 8, steps: int = 12) -> torch.Tensor:
         """``per_class`` samples of every class (rows), decoded to images (C*per_class, 3, H, W)."""
-        from maskgit_lib.sampling import autoregressive_decode
+        from maskgit_lib.generator.decoding import autoregressive_decode
 
         labels = torch.arange(len(self.data.class_names)).repeat_interleave(per_class)
         if self.model.causal:
@@ -225,7 +220,7 @@ class TransformerTrainer(PhaseTrainer):
         return self.tokenizer.decode_tokens(tokens.view(-1, side, side)).cpu()
 
     def validate_and_show(self, n_images: int | None) -> dict[str, float]:
-        from maskgit_lib.viz import image_grid, save_image
+        from maskgit_lib.figures import image_grid, save_image
 
         result = self.validate(n_images)
         save_image(image_grid(self.sample_grid(), n_cols=8), self.run_dir / f"samples_{self.step:06d}.png", scale=3)
@@ -249,21 +244,6 @@ def train_transformer(config: Config, ckpt_path=None, max_steps: int | None = No
         phase = "transformer-ar" if config.transformer.causal else TransformerTrainer.phase
         check_resumable(ckpt_path, phase, config, TransformerTrainer.architecture_sections)
     return TransformerTrainer(config, run_dir=run_dir, progress=progress).run(ckpt_path, max_steps)
-
-
-def load_transformer(path: str | Path, device: str | torch.device = "cpu") -> tuple[MaskGITTransformer, Config]:
-    """A trained Transformer (eval mode) and the config it was trained with."""
-    payload = load_checkpoint(path)
-    if not str(payload.get("phase", "")).startswith("transformer"):
-        raise CheckpointError(f"{path} is a {payload.get('phase')!r} checkpoint, not a Transformer")
-    config = config_from_dict(payload["config"], source=str(path))
-    state = payload["model"]
-    codebook_size, width = state["head.weight"].shape
-    n_tokens = state["pos"].shape[1] - 1
-    n_classes = state["embed.weight"].shape[0] - codebook_size - 2
-    model = build_transformer(config, codebook_size, n_classes, n_tokens)
-    model.load_state_dict(state)
-    return model.to(device).eval(), config
 
 
 @torch.no_grad()
