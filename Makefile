@@ -11,7 +11,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # Output echo that could leave a cell waiting for a reply it already had (issue #11, jupyter/nbclient#312).
 RUN_NOTEBOOKS = MASKGIT_PROFILE=$(PROFILE) $(BIN)/python tools/run_notebooks.py --timeout 900 --output-dir results/notebooks
 
-.PHONY: install course stress-widgets test colab-twin lab lint learner lab-learner clean-data
+.PHONY: install course stress-widgets test colab-twin lab lint learner lab-learner facts clean-data
 
 # Install the project with the pinned versions of constraints.txt (torch 2.14.1 / torchvision 0.29.1).
 $(STAMP): pyproject.toml constraints.txt
@@ -60,6 +60,12 @@ lint: $(STAMP)
 # The learner edition (learner/): the notebooks with a stub in place of each marked solution block
 # (tools/make_learner_edition.py). Run it after editing a notebook; tests check learner/ is in sync.
 learner: $(STAMP)
+	$(BIN)/python tools/make_learner_edition.py
+
+# Every number the notebooks, README and docs quote, refilled from the file that holds it
+# (maskgit_lib/course/facts.py; a test fails when one is stale). Then regenerate the learner edition.
+facts: $(STAMP)
+	$(BIN)/python tools/render_facts.py
 	$(BIN)/python tools/make_learner_edition.py
 
 clean-data:

@@ -11,6 +11,7 @@ with its cell and error in one line.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -36,6 +37,18 @@ def run_notebook(path: Path, output_dir: Path, timeout: int) -> float:
     return time.perf_counter() - start
 
 
+def record_time(times_file: Path, notebook: Path, machine: str, seconds: float) -> None:
+    """Store one measured time where the notebooks' run-time lines are rendered from
+    (maskgit_lib/course/facts.py); written atomically, so an interrupted run loses nothing."""
+    times = json.loads(times_file.read_text())
+    if machine not in times["machines"]:
+        raise SystemExit(f"--machine {machine!r} is not described in {times_file}: add it under \"machines\" first")
+    times["notebooks"].setdefault(notebook.name[:2], {})[machine] = round(seconds)
+    partial = times_file.with_suffix(".json.tmp")
+    partial.write_text(json.dumps(times, indent=2) + "\n")
+    partial.replace(times_file)
+
+
 def one_line(error: Exception) -> str:
     """The cell's own error (``NameError: ...``) or the timeout, not nbclient's framed traceback."""
     if isinstance(error, CellExecutionError):
@@ -50,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--output-dir", type=Path, default=Path("results/notebooks"))
     parser.add_argument("--timeout", type=int, default=900, help="seconds one cell may take")
+    parser.add_argument("--record-times", type=Path, metavar="JSON",
+                        help="write each notebook's seconds into this file (results/run_times.json), under --machine")
+    parser.add_argument("--machine", default="reference-cpu", help="the machine's key in --record-times (default: reference-cpu)")
     args = parser.parse_args(argv)
     total = 0.0
     for path in args.notebooks:
@@ -61,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         total += seconds
         print(f"== {path}: {seconds:.0f} s", flush=True)
+        if args.record_times:
+            record_time(args.record_times, path, args.machine, seconds)
     print(f"== {len(args.notebooks)} notebooks in {total / 60:.1f} min")
     return 0
 
