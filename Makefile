@@ -50,7 +50,7 @@ colab-twin: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks $(ALLOW_ROOT)
 
-# The learner edition: write the core pieces yourself (see README, "Two editions").
+# The learner edition: write the core pieces yourself (see learner/README.md and docs/contributing.md).
 lab-learner: $(STAMP)
 	$(BIN)/jupyter lab learner $(ALLOW_ROOT)
 
