@@ -4,18 +4,20 @@ Why: a notebook or page that types "FID 29.41" or "36 minutes" by hand is right 
 profile or the machine changes, and then it is quietly wrong. Here every quoted number names its
 source, and one command rewrites the text from it:
 
-    <!-- fact: results/eval/transformer-cpu.json#fid|.2f -->29.41<!-- /fact -->
-    <!-- fact: maskgit_lib/configs/cpu.yaml#train_transformer.max_steps|, -->3,800<!-- /fact -->
+    <!-- fact: results/eval/transformer-cpu.json#fid .2f -->29.41<!-- /fact -->
+    <!-- fact: maskgit_lib/configs/cpu.yaml#train_transformer.max_steps , -->3,800<!-- /fact -->
     <!-- fact: run-time 05 -->…<!-- /fact -->
 
 The comment is invisible in Jupyter, on GitHub and in the web edition; the text between the two
 comments is what a reader sees. ``tools/render_facts.py`` (``make facts``) rewrites every such span in
 the notebooks, README and docs, and a test fails when one is out of date. In a code cell, the same
-specs print directly: ``print(fact("results/eval/transformer-cpu.json#fid|.2f"))``.
+specs print directly: ``print(fact("results/eval/transformer-cpu.json#fid .2f"))``.
 
-A spec is either ``PATH#KEY.KEY.0.KEY|FORMAT`` (a JSON or YAML file under the repository; FORMAT is
-a Python format spec such as ``.2f`` or ``,``, or ``duration``, or ``millions``) or a named fact
-computed from files (``run-time NN``, ``run-time-short NN``, ``train-time NN``, ``params NAME``).
+A spec is either ``PATH#KEY.KEY.0.KEY FORMAT`` (a JSON or YAML file under the repository; the optional
+FORMAT is a Python format spec such as ``.2f`` or ``,``, or ``duration``, or ``millions``; a space, not
+a ``|``, separates it, so a spec can sit in a markdown table) or a named fact
+computed from files (``run-time NN``, ``run-time-short NN``, ``run-time-total``, ``train-time NN …``,
+``params NAME``, ``ratio SPEC SPEC``).
 """
 
 from __future__ import annotations
@@ -143,6 +145,20 @@ def train_time(root: Path, *notebooks: str) -> str:
     return duration(sum(seconds))
 
 
+@named("run-time-total")
+def run_time_total(root: Path) -> str:
+    """The whole course on the reference CPU (every notebook measured there, summed)."""
+    seconds = [_measured(entry, "reference-cpu") for entry in _times(root)["notebooks"].values()]
+    return "not measured" if any(s is None for s in seconds) else duration(sum(seconds))
+
+
+@named("ratio")
+def ratio(root: Path, numerator: str, denominator: str) -> str:
+    """How many times one number is another, both given as ``PATH#KEY`` specs: ``2.7×``."""
+    top, bottom = (float(fact(spec, root)) for spec in (numerator, denominator))
+    return f"{top / bottom:.1f}×"
+
+
 @named("params")
 def params(root: Path, name: str) -> str:
     """Trainable parameters of a shipped checkpoint (``transformer-cpu``, ``vqgan-cpu``): ``5.02M``."""
@@ -160,14 +176,12 @@ def params(root: Path, name: str) -> str:
 def fact(spec: str, root: Path | None = None) -> str:
     """The current text of one fact (see the module docstring for specs)."""
     root = _root(root)
-    spec = spec.strip()
-    if "#" in spec:
-        path, _, rest = spec.partition("#")
-        keys, _, how = rest.partition("|")
-        return format_value(_dig(_load(root / path), keys, spec), how, spec)
     name, *args = spec.split()
+    if name not in NAMED and "#" in name:
+        path, _, keys = name.partition("#")
+        return format_value(_dig(_load(root / path), keys, spec), " ".join(args), spec)
     if name not in NAMED:
-        raise FactError(f"unknown fact {spec!r}: use PATH#KEY|FORMAT or one of {', '.join(sorted(NAMED))}")
+        raise FactError(f"unknown fact {spec!r}: use PATH#KEY FORMAT or one of {', '.join(sorted(NAMED))}")
     return NAMED[name](root, *args)
 
 
