@@ -413,11 +413,14 @@ def test_show_source_waits_for_the_check_to_pass(capsys):
 
 
 def test_show_source_prints_the_library_code(capsys):
-    from maskgit_lib.tokenizer.quantize import nearest_code
+    from maskgit_lib.tokenizer.quantize import ema_codebook_update, nearest_code
 
     graders.show_source(nearest_code)
     out = capsys.readouterr().out
     assert out.startswith("maskgit_lib/tokenizer/quantize.py, line ") and "def nearest_code" in out
+    graders.show_source(ema_codebook_update)  # decorated with @torch.no_grad(): its own file, not torch's wrapper
+    out = capsys.readouterr().out
+    assert out.startswith("maskgit_lib/tokenizer/quantize.py, line ") and "def ema_codebook_update" in out
 
 
 def test_verdicts_show_nothing_more_in_a_notebook():

@@ -200,6 +200,7 @@ def show_source(obj: Any, only_if: Any = None) -> None:
     then one line says so, and in a notebook the code waits in a collapsed block the learner opens on
     purpose, so the answer is never one Shift-Enter away. The complete edition passes its checks.
     """
+    obj = inspect.unwrap(obj)  # a decorated function (@torch.no_grad()) lives where it was written
     lines, start = inspect.getsourcelines(obj)
     package = Path(__file__).resolve().parents[2]  # maskgit_lib/
     where = Path(inspect.getsourcefile(obj)).resolve().relative_to(package.parent).as_posix()
