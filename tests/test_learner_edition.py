@@ -109,6 +109,20 @@ def test_the_solutions_make_every_checker_pass(path):
         assert len(lines) == 1 and lines[0].startswith("✓"), f"{path.name}: a check printed {output!r}"
 
 
+SHOW_SOURCE = re.compile(r"\bshow_source\(([^()]|\([^()]*\))*\)")
+SOURCE_AFTER_CHECK = [p for p in SOURCES if p.name[:2] in {"01", "02", "03", "04"}]  # 05 and 06: not yet
+
+
+@pytest.mark.parametrize("path", SOURCE_AFTER_CHECK, ids=lambda p: p.name)
+def test_the_library_source_shows_only_once_the_check_passed(path):
+    """Every ``show_source`` waits for a verdict: in the learner edition the answer is not one Shift-Enter away."""
+    calls = [m.group(0) for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"
+             for m in SHOW_SOURCE.finditer(cell.source) if not m.group(0).startswith("show_source(obj")]
+    assert calls, f"{path.name}: no show_source call"
+    ungated = [call for call in calls if "only_if=" not in call]
+    assert not ungated, f"{path.name}: {ungated} show the library's code before the check passed: add only_if=<the verdict>"
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
 def test_learner_notebooks_open_on_their_own_badge_and_are_stripped(path):
     learner_path = REPO / "learner" / path.name

@@ -57,3 +57,13 @@ def test_fsq_toy_cannot_collapse_and_shows_z_where_its_grid_lives():
     z, codes = fsq.encoded[-1], fsq.codebooks[-1]
     assert z.abs().max() <= 1  # in code space, so each point lies beside the code it was rounded to
     assert ((z - codes[fsq.assignments[-1]]).abs() <= 1 / 8 + 1e-6).all()
+
+
+def test_l2_normalised_codes_cure_the_collapse_and_are_shown_on_the_unit_circle():
+    points = toy_points(1000, "blobs")
+    plain = train_toy_vq(points, QuantizerConfig(codebook_size=64, code_dim=2), steps=300, lr=0.02)
+    l2 = train_toy_vq(points, QuantizerConfig(codebook_size=64, code_dim=2, l2_normalize=True), steps=300, lr=0.02)
+    assert l2.usage[-1] > 2 * plain.usage[-1]
+    for z, codes in ((l2.encoded[0], l2.codebooks[0]), (l2.encoded[-1], l2.codebooks[-1])):
+        torch.testing.assert_close(z.norm(dim=1), torch.ones(len(z)))  # where the comparison happens
+        torch.testing.assert_close(codes.norm(dim=1), torch.ones(len(codes)))

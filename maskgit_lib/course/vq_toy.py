@@ -1,12 +1,14 @@
 """Vector quantization you can watch: 2-D toy data, and raw image patches without any encoder.
 
 Notebook 01 uses these to show VQ as online k-means, codebook collapse and its cures (k-means init,
-EMA updates, dead-code restart), and why an image tokenizer needs a learned encoder at all.
+EMA updates, dead-code restart, ℓ2-normalised codes), and why an image tokenizer needs a learned
+encoder at all.
 
 The 2-D toy is a tiny autoencoder: z = A·x + a (a learned linear "encoder"), q = VQ(z),
 x̂ = B·q + b (a learned linear "decoder"). With a learned encoder, the commitment weight β matters:
 it decides how hard the encoder is pulled towards the codes it was assigned. With ``levels`` in the
-config the quantizer is FSQ's fixed grid (``fsq``) instead, and the plots show z in code space.
+config the quantizer is FSQ's fixed grid (``fsq``) instead, and the plots show z in code space; with
+``l2_normalize`` they show z on the unit circle, where it is compared with the codes.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ class ToyAutoencoder(nn.Module):
         out = self.quantizer(z[:, :, None, None])  # the quantizer wants (B, D, H, W)
         if isinstance(self.quantizer, FiniteScalarQuantizer):  # shown where its grid of codes lives
             z = self.quantizer.scaled(z[:, :, None, None])[:, :, 0, 0]
+        elif self.quantizer.config.l2_normalize:  # compared by direction: shown on the unit circle, with the codes
+            z = F.normalize(z, dim=1)
         return self.decoder(out.quantized[:, :, 0, 0]), z, out
 
 

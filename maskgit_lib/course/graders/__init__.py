@@ -10,24 +10,20 @@ from maskgit_lib.course.graders.nb01_vector_quantization import (
     check_ema_update,
     check_perplexity,
     check_quantize,
-    check_rounding_example,
+    check_vq_loss,
 )
 from maskgit_lib.course.graders.nb02_vqgan import (
     check_adaptive_weight,
-    check_compression_ratio,
     check_hinge_losses,
     check_psnr,
 )
-from maskgit_lib.course.graders.nb03_masking_schedule import (
-    check_quartic_schedule,
-    check_reference_log,
-    check_tokens_masked,
-)
+from maskgit_lib.course.graders.nb03_masking_schedule import check_reference_log, check_tokens_masked
 from maskgit_lib.course.graders.nb04_transformer import (
     check_label_dropout,
     check_masked_cross_entropy,
     check_random_mask,
     check_split_accuracy,
+    check_training_step,
 )
 from maskgit_lib.course.graders.nb05_iterative_decoding import check_decode_step, check_guided_logits
 from maskgit_lib.course.graders.nb06_editing_and_evaluation import check_frechet_distance, check_inpaint
@@ -36,7 +32,6 @@ from maskgit_lib.course.graders.verdict import Verdict, show_source
 __all__ = [
     "Verdict",
     "check_adaptive_weight",
-    "check_compression_ratio",
     "check_decode_step",
     "check_ema_update",
     "check_frechet_distance",
@@ -48,12 +43,12 @@ __all__ = [
     "check_perplexity",
     "check_psnr",
     "check_quantize",
-    "check_quartic_schedule",
     "check_random_mask",
     "check_reference_log",
-    "check_rounding_example",
     "check_split_accuracy",
     "check_tokens_masked",
+    "check_training_step",
+    "check_vq_loss",
     "check_white_share",
     "show_source",
 ]

@@ -80,6 +80,81 @@ def check_quantize(quantize: Callable) -> Verdict:
     return grade(quantize, "matches `maskgit_lib.tokenizer.quantize.nearest_code` + the straight-through of `VectorQuantizer.forward`", body)
 
 
+def _library_vq_loss(z: torch.Tensor, codebook: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``VectorQuantizer.forward``'s loss for z (N, D) and codebook (K, D): (loss, ∂loss/∂z, ∂loss/∂codebook)."""
+    from maskgit_lib.config import QuantizerConfig
+    from maskgit_lib.tokenizer.quantize import VectorQuantizer
+
+    quantizer = VectorQuantizer(QuantizerConfig(codebook_size=len(codebook), code_dim=z.shape[1], beta=beta)).train()
+    quantizer.codebook.data.copy_(codebook)
+    z = z.clone().requires_grad_(True)
+    loss = quantizer(z.t().reshape(1, z.shape[1], len(z), 1)).loss  # (1, D, N, 1): N positions of one image
+    loss.backward()
+    return loss.detach(), z.grad, quantizer.codebook.grad
+
+
+def _proportional(mine: torch.Tensor, expected: torch.Tensor, factor: float) -> bool:
+    return bool(expected.abs().max() > 0) and torch.allclose(mine, expected * factor, rtol=1e-4, atol=1e-8)
+
+
+def check_vq_loss(vq_loss: Callable) -> Verdict:
+    """``vq_loss(z (N, D), z_q (N, D), beta) -> ()``: codebook term + β × commitment, with their stop-gradients.
+
+    The value alone cannot tell a right answer from one without ``.detach()`` (both are (1 + β)·MSE),
+    so the check compares the gradients at z and at the codebook with ``VectorQuantizer``'s too.
+    """
+    from maskgit_lib.tokenizer.quantize import nearest_code
+
+    cases = [(1, 1, 2, 0.25, 0), (16, 8, 2, 0.25, 1), (64, 32, 4, 1.0, 2), (300, 512, 8, 0.1, 3), (5, 16, 3, 2.0, 4)]
+    full = "L = mean (sg(z) − z_q)² + β · mean (z − sg(z_q))²: F.mse_loss(z_q, z.detach()) + beta * F.mse_loss(z, z_q.detach())"
+
+    def body() -> str:
+        for n, k, d, beta, seed in cases:
+            g = seeded(seed)
+            z_value = torch.randn(n, d, generator=g) * 2  # (N, D)
+            codebook_value = torch.randn(k, d, generator=g)  # (K, D)
+            case = f"N={n}, K={k}, D={d}, β={beta}"
+            loss, z_grad, code_grad = _library_vq_loss(z_value, codebook_value, beta)
+            z, codebook = z_value.clone().requires_grad_(True), codebook_value.clone().requires_grad_(True)
+            z_q = codebook[nearest_code(z_value, codebook_value)]  # (N, D) the chosen codes, still tied to the codebook
+            mine = tensor_of(call_learner(vq_loss, z, z_q, beta, case=case), "the loss", case)
+            if mine.numel() != 1:
+                raise Mismatch(f"the loss has shape {tuple(mine.shape)}, expected one number [{case}]", "take the mean over all N·D numbers")
+            if not math.isclose(float(mine.detach()), float(loss), rel_tol=1e-4, abs_tol=1e-7):
+                mse = float(loss) / (1 + beta)
+                hint = ("that is one term without the other: add the codebook term and β × the commitment term"
+                        if math.isclose(float(mine.detach()), mse, rel_tol=1e-4) or math.isclose(float(mine.detach()), beta * mse, rel_tol=1e-4)
+                        else "a sum where the library takes means: F.mse_loss averages over all N·D numbers"
+                        if math.isclose(float(mine.detach()), float(loss) * n * d, rel_tol=1e-4) else full)
+                raise Mismatch(f"the loss is {vs(mine.detach(), loss)} [{case}]", hint)
+            if not mine.requires_grad:
+                raise Mismatch(f"the loss carries no gradient [{case}]",
+                               "detach only one side of each term: the codebook term needs z_q, the commitment term needs z")
+            mine.backward()
+            if z.grad is None or not z.grad.abs().max() > 0:
+                raise Mismatch(f"no gradient reaches z [{case}]",
+                               "the commitment term β·mean (z − sg(z_q))² pulls the encoder: detach z_q there, not z")
+            if (bad := first_mismatch(z.grad, z_grad, 1e-4, 1e-8)) is not None:
+                hint = ("the codebook term moves z too: detach z in it, F.mse_loss(z_q, z.detach())"
+                        if _proportional(z.grad, z_grad, (1 + beta) / beta) else
+                        "β weighs the commitment term, the one whose gradient reaches z; the codebook term has weight 1"
+                        if _proportional(z.grad, z_grad, 1 / beta) else full)
+                raise Mismatch(f"the gradient at z{at(bad)} is {vs(z.grad[bad], z_grad[bad])} [{case}]", hint)
+            if codebook.grad is None or not codebook.grad.abs().max() > 0:
+                raise Mismatch(f"no gradient reaches the codebook [{case}]",
+                               "the codebook term mean (sg(z) − z_q)² moves the codes: detach z there, not z_q")
+            if (bad := first_mismatch(codebook.grad, code_grad, 1e-4, 1e-8)) is not None:
+                hint = ("the commitment term moves the codes too: detach z_q in it, beta * F.mse_loss(z, z_q.detach())"
+                        if _proportional(codebook.grad, code_grad, 1 + beta) else
+                        "β belongs to the commitment term; the codebook term has weight 1"
+                        if _proportional(codebook.grad, code_grad, beta) else full)
+                raise Mismatch(f"the gradient at codebook{at(bad)} is {vs(codebook.grad[bad], code_grad[bad])} [{case}]", hint)
+        return (f"on {len(cases)} cases (β from 0.1 to 2, up to 512 codes, unused codes): same value, same gradients at z "
+                "and at the codebook.")
+
+    return grade(vq_loss, "matches the loss of `maskgit_lib.tokenizer.quantize.VectorQuantizer` (value and gradients)", body)
+
+
 def check_ema_update(ema_update: Callable) -> Verdict:
     """``ema_update(ema_count (K,), ema_sum (K, D), z (N, D), indices (N,), decay) -> (ema_count, ema_sum, codebook)``."""
     from maskgit_lib.tokenizer.quantize import ema_codebook_update
@@ -149,25 +224,3 @@ def check_perplexity(perplexity: Callable) -> Verdict:
         return "on 5 cases (uniform, one code, unused codes, large counts)."
 
     return grade(perplexity, "matches `maskgit_lib.tokenizer.quantize.CodebookUsage.perplexity`", body)
-
-
-def check_rounding_example(rounding_example: Callable) -> Verdict:
-    """``rounding_example() -> (z, q)``: tensors where ``z + (q − z)`` is not exactly ``q``."""
-
-    def body() -> str:
-        case = "your z and q"
-        z, q = pair_of(call_learner(rounding_example, case=case), "z, q", case)
-        z, q = tensor_of(z, "z", case), tensor_of(q, "q", case, tuple(torch.as_tensor(z).shape))
-        if not (torch.isfinite(z).all() and torch.isfinite(q).all()):
-            raise Mismatch("z or q contains inf or nan", "use ordinary finite numbers: rounding alone makes the difference")
-        theirs = z + (q - z).detach()
-        ours = q + (z - z.detach())
-        differ = int((theirs != q).sum())
-        if differ == 0:
-            raise Mismatch(f"z + (q − z) equals q at all {q.numel()} positions of your example",
-                           "try many values of different sizes, e.g. z = 3·torch.randn(10_000), q = torch.randn(10_000): "
-                           "z + (q − z) rounds twice")
-        assert torch.equal(ours, q)
-        return f"differs from q at {differ:,} of {q.numel():,} positions, while q + (z − z.detach()) equals q everywhere."
-
-    return grade(rounding_example, "found it: z + (q − z).detach()", body)

@@ -124,31 +124,6 @@ def check_hinge_losses(d_loss: Callable, g_loss: Callable) -> Verdict:
     return grade((d_loss, g_loss), "match `maskgit_lib.tokenizer.losses.hinge_d_loss` and `generator_adv_loss`", body)
 
 
-def _compression_ratio(image_size_px: int, tokens_per_side: int, codebook_size: int) -> float:
-    return image_size_px**2 * 3 * 8 / (tokens_per_side**2 * math.log2(codebook_size))
-
-
-def check_compression_ratio(compression_ratio: Callable) -> Verdict:
-    """``compression_ratio(image_size_px, tokens_per_side, codebook_size) -> float``: image bits / token bits."""
-    cases = [(32, 8, 512), (64, 16, 1024), (256, 16, 1024), (32, 8, 1000), (16, 16, 2)]
-
-    def body() -> str:
-        for size, side, codes in cases:
-            case = f"{size} px RGB, {side}×{side} tokens, {codes} codes"
-            expected = _compression_ratio(size, side, codes)
-            value = float(call_learner(compression_ratio, size, side, codes, case=case))
-            if not math.isclose(value, expected, rel_tol=1e-6):
-                hint = ("the image has 3 channels (RGB) of 8 bits each" if math.isclose(value * 3, expected, rel_tol=1e-6) else
-                        "a token from K codes carries log₂K bits (9 for 512 codes), not K"
-                        if math.isclose(value * codes / math.log2(codes), expected, rel_tol=1e-6) else
-                        "upside down: image bits / token bits" if math.isclose(value, 1 / expected, rel_tol=1e-6) else
-                        "image bits = size² · 3 · 8; token bits = side² · log₂(codebook_size)")
-                raise Mismatch(f"{num(value)} for {case}, expected {num(expected)}", hint)
-        return f"on {len(cases)} cases: 32 px, 8×8 tokens, 512 codes → {_compression_ratio(32, 8, 512):.1f}× fewer bits."
-
-    return grade(compression_ratio, "is right", body)
-
-
 def check_psnr(psnr: Callable) -> Verdict:
     """``psnr(recon (B, 3, H, W), target (B, 3, H, W)) -> (B,)`` in dB, images in [−1, 1]."""
     from maskgit_lib.tokenizer.reconstruction import psnr as library

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import torch
 
 from maskgit_lib.course.graders.verdict import (
     Mismatch,
-    NotYet,
     Verdict,
     as_float,
     call_learner,
@@ -73,32 +71,3 @@ def check_reference_log(reference_log: Callable) -> Verdict:
         return "on 4 grid sizes, r from 0 to 1 (the clip at both ends included)."
 
     return grade(reference_log, "matches `maskgit_lib.generator.masking.reference_gamma('log', r, N)`", body)
-
-
-def check_quartic_schedule(schedules: dict) -> Verdict:
-    """``SCHEDULES['quartic']``: γ(r) = 1 − r⁴, registered so ``gamma`` and the decoding budget can use it."""
-    from maskgit_lib.generator.masking import SCHEDULES, gamma, tokens_revealed_per_step
-
-    registered = schedules.get("quartic", Ellipsis)
-
-    def fn(r: torch.Tensor) -> Any:
-        return registered(r)
-
-    fn.__name__ = "SCHEDULES['quartic']"
-
-    def body() -> str:
-        if registered is Ellipsis:
-            raise NotYet("SCHEDULES has no 'quartic' schedule yet: register it, SCHEDULES['quartic'] = a function of r.")
-        r = torch.linspace(0, 1, 101, dtype=torch.float64)
-        value = tensor_of(call_learner(fn, r.clone(), case="r from 0 to 1"), "γ", "a tensor of 101 ratios", tuple(r.shape))
-        expected = 1 - r**4
-        if (bad := first_mismatch(value, expected, 1e-6, 1e-7)) is not None:
-            raise Mismatch(f"γ({float(r[bad]):.2f}) is {vs(value[bad], expected[bad])}",
-                           "γ(r) = 1 − r⁴, written with tensor operations so it works on a whole tensor of ratios")
-        if schedules is not SCHEDULES:
-            raise Mismatch("this is not the library's registry", "register it in maskgit_lib.generator.masking.SCHEDULES, the one gamma() reads")
-        revealed = tokens_revealed_per_step("quartic", 8, 64)
-        assert abs(float(gamma("quartic", 0.5)) - 0.9375) < 1e-9 and sum(revealed) == 64
-        return f"γ(r) = 1 − r⁴, usable by gamma() and the decoding budget (8 steps, 64 tokens: {revealed})."
-
-    return grade(fn, "is registered:", body)

@@ -16,6 +16,7 @@ from maskgit_lib.course.graders.verdict import (
     call_learner,
     first_mismatch,
     grade,
+    num,
     pair_of,
     seeded,
     tensor_of,
@@ -189,3 +190,139 @@ def check_split_accuracy(visible_and_masked_accuracy: Callable) -> Verdict:
         return "on 3 cases (25 to 90% masked): both accuracies."
 
     return grade(visible_and_masked_accuracy, "is right", body)
+
+
+def _library_step(model, optimizer, tokens, labels, generator, schedule: str, class_dropout: float, label_smoothing: float):
+    """The step of ``TransformerTrainer.train_step`` (and its ``_loss``) on one process, built from the same
+    library functions in the same order, so that one generator draws the same labels and masks.
+
+    Returns (loss, labels given to the model, mask, logits before the step).
+    """
+    from maskgit_lib.generator.masking import label_dropout, training_mask
+    from maskgit_lib.generator.transformer import masked_token_loss
+
+    drop = label_dropout(len(labels), class_dropout, generator)  # (B,) drawn first, independent of the mask
+    labels = torch.where(drop, -1, labels)  # (B,)
+    mask = training_mask(len(tokens), tokens.shape[1], schedule, generator=generator)  # (B, N)
+    logits = model(torch.where(mask, model.layout.mask_id, tokens), labels)  # (B, N, K)
+    loss = masked_token_loss(logits, tokens, mask, label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), labels, mask, logits.detach()
+
+
+class _Recorder:
+    """Remembers what the learner's step handed to the model (a forward pre-hook)."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.calls: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+        self.handle = model.register_forward_pre_hook(self, with_kwargs=True)
+
+    def __call__(self, module, args, kwargs):
+        tokens = args[0] if args else kwargs.get("tokens")
+        labels = args[1] if len(args) > 1 else kwargs.get("labels")
+        self.calls.append((tokens.detach().clone(), None if labels is None else labels.detach().clone()))
+
+
+def _same_parameters(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    return all(torch.allclose(p, q, rtol=1e-4, atol=1e-6) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def check_training_step(training_step: Callable) -> Verdict:
+    """``training_step(model, optimizer, tokens (B, N), labels (B,), generator, schedule, class_dropout,
+    label_smoothing) -> loss``: one step of masked-token training.
+
+    Checked by behaviour against the library's step with generators seeded alike: the same labels
+    dropped and the same positions replaced by [MASK], the same loss (masked tokens only), the same
+    update of the parameters over two steps (so a missing ``zero_grad`` shows), and on a fixed batch
+    of a tiny model the loss falls over 20 steps.
+    """
+    from maskgit_lib.course.graders.verdict import tiny_model
+    from maskgit_lib.generator.masking import label_dropout
+    from maskgit_lib.generator.transformer import masked_token_loss
+
+    b, n, k, c, schedule, p, smoothing = 16, 16, 32, 4, "cosine", 0.25, 0.1
+    g = seeded(0)
+    tokens, labels = torch.randint(0, k, (b, n), generator=g), torch.randint(0, c, (b,), generator=g)
+    seed = next(s for s in range(100) if label_dropout(b, p, seeded(s)).any())  # a batch in which a label is dropped
+    case = f"B={b}, N={n}, K={k}, schedule={schedule}, class_dropout={p}, label_smoothing={smoothing}"
+
+    def step(model, optimizer, generator) -> float:
+        value = call_learner(training_step, model, optimizer, tokens.clone(), labels.clone(), generator,
+                             schedule, p, smoothing, case=case)
+        try:
+            return as_float(value)
+        except (TypeError, ValueError):
+            raise Mismatch(f"returned {type(value).__name__}, expected the loss, one number [{case}]",
+                           "return the loss (loss.detach() or loss.item())") from None
+
+    def body() -> str:
+        mine_model, ref_model = tiny_model(1, n, k, c), tiny_model(1, n, k, c)
+        mine_opt, ref_opt = torch.optim.SGD(mine_model.parameters(), lr=0.1), torch.optim.SGD(ref_model.parameters(), lr=0.1)
+        recorder = _Recorder(mine_model)
+        try:
+            loss = step(mine_model, mine_opt, seeded(seed))
+        finally:
+            recorder.handle.remove()
+        ref_loss, ref_labels, ref_mask, ref_logits = _library_step(ref_model, ref_opt, tokens, labels, seeded(seed), schedule, p, smoothing)
+        if not recorder.calls:
+            raise Mismatch(f"the model was never called [{case}]", "logits = model(inputs, labels)")
+        inputs, given = recorder.calls[0]
+        mask_id = mine_model.layout.mask_id
+        masked = inputs == mask_id  # (B, N)
+        if not masked.any():
+            raise Mismatch(f"no position of the model's input is [MASK] (id {mask_id}) [{case}]",
+                           "the model must not see what it predicts: inputs = torch.where(mask, model.layout.mask_id, tokens)")
+        if not torch.equal(inputs[~masked], tokens[~masked]):
+            raise Mismatch(f"visible positions of the model's input differ from the tokens [{case}]",
+                           "replace only the masked positions: torch.where(mask, model.layout.mask_id, tokens)")
+        order = "draw from generator in the trainer's order: label_dropout(B, class_dropout, generator) first, then training_mask(B, N, schedule, generator=generator)"
+        if given is None or not (given < 0).any():
+            raise Mismatch(f"no label was dropped, where the library drops {int((ref_labels < 0).sum())} of {b} [{case}]",
+                           "labels = torch.where(label_dropout(B, class_dropout, generator), -1, labels): −1 is \"no class\"")
+        if not torch.equal(masked, ref_mask) or not torch.equal(given, ref_labels):
+            which = "masked positions" if not torch.equal(masked, ref_mask) else "dropped labels"
+            raise Mismatch(f"with the same generator, your {which} differ from the library's [{case}]", order)
+        if not math.isclose(loss, float(ref_loss), rel_tol=1e-4, abs_tol=1e-6):
+            everywhere = float(masked_token_loss(ref_logits, tokens, ref_mask, smoothing, all_tokens=True))
+            unsmoothed = float(masked_token_loss(ref_logits, tokens, ref_mask, 0.0))
+            hint = ("that is the loss over all positions: count only the masked ones, masked_token_loss(logits, tokens, mask, label_smoothing)"
+                    if math.isclose(loss, everywhere, rel_tol=1e-4) else
+                    "that is the loss without label smoothing: pass label_smoothing to masked_token_loss"
+                    if math.isclose(loss, unsmoothed, rel_tol=1e-4) else
+                    "the loss compares the logits with the true tokens (not the inputs) at the masked positions: "
+                    "masked_token_loss(logits, tokens, mask, label_smoothing)")
+            raise Mismatch(f"the loss is {vs(loss, ref_loss)} [{case}]", hint)
+        if _same_parameters(mine_model, tiny_model(1, n, k, c)):
+            raise Mismatch(f"the parameters did not change [{case}]", "loss.backward(), then optimizer.step()")
+        if not _same_parameters(mine_model, ref_model):
+            raise Mismatch(f"after one step the parameters differ from the library's step [{case}]",
+                           "one optimizer.zero_grad(), one loss.backward() and one optimizer.step() per call")
+        step(mine_model, mine_opt, seeded(seed + 1))
+        _library_step(ref_model, ref_opt, tokens, labels, seeded(seed + 1), schedule, p, smoothing)
+        if not _same_parameters(mine_model, ref_model):
+            raise Mismatch(f"after a second step the parameters differ from the library's [{case}]",
+                           "the first step's gradients were still there and added up: optimizer.zero_grad() before loss.backward()")
+        model = tiny_model(2, n, k, c)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+        fixed = seeded(99)
+        probe_labels = labels.clone()
+        probe_mask = torch.rand(b, n, generator=fixed) < 0.5  # (B, N) one fixed mask to measure the loss on
+
+        def probe() -> float:
+            with torch.no_grad():
+                return float(masked_token_loss(model(torch.where(probe_mask, model.layout.mask_id, tokens), probe_labels),
+                                               tokens, probe_mask, 0.0))
+
+        before = probe()
+        for t in range(20):
+            step(model, optimizer, seeded(1000 + t))
+        after = probe()
+        if not after < before:
+            raise Mismatch(f"20 steps on one batch did not lower its loss ({num(before)} → {num(after)}) [{case}]",
+                           "the step must descend the loss: loss.backward() on the loss you return, then optimizer.step()")
+        return (f"with the same generator: the same labels dropped, the same positions [MASK]ed, the same loss and the same "
+                f"update over two steps; on a fixed batch its loss fell from {num(before)} to {num(after)} in 20 steps.")
+
+    return grade(training_step, "matches the step of `maskgit_lib.generator.TransformerTrainer`", body)

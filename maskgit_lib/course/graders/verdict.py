@@ -9,9 +9,9 @@ line:
     ✗ `quantize`: row 3 took code 5 at distance² 0.82, but code 2 is nearer (0.11) [N=5, K=8, D=2] — hint: ...
     ✎ not yet: `quantize` still raises NotImplementedError: fill in the stub and delete its `raise` line.
 
-The learner's exceptions never escape as a traceback: they become that one line, so a cell that
-checks an unfinished stub still completes, and the learner edition runs from top to bottom before
-anything is filled in. Each check returns a ``Verdict`` (truthy when it passed) for the tests; in a
+The learner's exceptions never escape as a traceback: they become that one line, which quotes the
+line of the learner's own code that raised, so a cell that checks an unfinished stub still
+completes, and the learner edition runs from top to bottom before anything is filled in. Each check returns a ``Verdict`` (truthy when it passed) for the tests; in a
 notebook the printed line is all that shows.
 
 Checks compare behaviour, not code: any correct implementation passes (a different distance
@@ -22,7 +22,9 @@ distribution with limits of about four standard errors.
 
 from __future__ import annotations
 
+import html
 import inspect
+import linecache
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,13 +102,40 @@ def call_learner(fn: Callable, *args: Any, case: str, **kwargs: Any) -> Any:
     except Exception as error:
         if "ellipsis" in str(error):
             raise NotYet(f"`{name_of(fn)}` still contains a `...` placeholder: replace each `...` with code.") from None
-        raise Mismatch(f"raised {type(error).__name__}: {first_line(error)} [{case}]",
+        where = learner_line(error, fn)
+        raise Mismatch(f"raised {type(error).__name__}: {first_line(error)}" + (f" at {where}" if where else "") + f" [{case}]",
                        "run it on a small input of this shape and print the shapes line by line") from None
     if result is Ellipsis or (isinstance(result, tuple) and any(r is Ellipsis for r in result)):
         raise NotYet(f"`{name_of(fn)}` still returns `...`: replace each `...` with code.")
     if result is None:
         raise Mismatch(f"returned None [{case}]", "is the `return` line missing?")
     return result
+
+
+def _is_learners(filename: str, own: str | None) -> bool:
+    """Code the learner wrote: the file of their function, or a notebook cell (IPython names cells so)."""
+    return filename == own or filename.startswith(("<ipython-input", "<cell")) or "ipykernel" in filename
+
+
+def learner_line(error: BaseException, fn: Callable) -> str:
+    """``line N: `source` `` of the learner's own code that raised (the deepest such frame), or "".
+
+    The library's frames below it (torch's, the checker's) would only point away from the mistake.
+    """
+    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "forward", None), "__code__", None)
+    own = code.co_filename if code is not None else None
+    found = None
+    trace = error.__traceback__
+    while trace is not None:
+        if _is_learners(trace.tb_frame.f_code.co_filename, own):
+            found = (trace.tb_frame.f_code.co_filename, trace.tb_lineno)
+        trace = trace.tb_next
+    if found is None:
+        return ""
+    text = linecache.getline(*found).strip()
+    if len(text) > 100:
+        text = text[:99] + "…"
+    return f"line {found[1]}" + (f": `{text}`" if text else "")
 
 
 def tensor_of(value: Any, what: str, case: str, shape: tuple | None = None) -> torch.Tensor:
@@ -161,22 +190,40 @@ def seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def show_source(obj: Any) -> None:
-    """Show the library's version of what the learner has just written: where it lives, and its code."""
+WAITING = "the library's version appears here once your check passes"
+
+
+def show_source(obj: Any, only_if: Any = None) -> None:
+    """Show the library's version of what the learner has just written: where it lives, and its code.
+
+    With ``only_if`` (the check's ``Verdict``), the code shows only once that check passed: until
+    then one line says so, and in a notebook the code waits in a collapsed block the learner opens on
+    purpose, so the answer is never one Shift-Enter away. The complete edition passes its checks.
+    """
+    obj = inspect.unwrap(obj)  # a decorated function (@torch.no_grad()) lives where it was written
     lines, start = inspect.getsourcelines(obj)
     package = Path(__file__).resolve().parents[2]  # maskgit_lib/
     where = Path(inspect.getsourcefile(obj)).resolve().relative_to(package.parent).as_posix()
     header = f"{where}, line {start}:"
     source = "".join(lines)
+    shown = only_if is None or bool(only_if)
     try:
         from IPython import get_ipython
-        from IPython.display import Markdown, display
+        from IPython.display import HTML, Markdown, display
 
         if get_ipython() is not None:
-            display(Markdown(f"`{header}`\n```python\n{source}```"))
+            if shown:
+                display(Markdown(f"`{header}`\n```python\n{source}```"))
+            else:
+                display(HTML(f"<details><summary>{WAITING} (or open it now, if you have given up: "
+                             f"<code>{html.escape(where)}</code>)</summary><pre>{html.escape(header)}\n"
+                             f"{html.escape(source)}</pre></details>"))
             return
     except ImportError:
         pass
+    if not shown:
+        print(f"{WAITING} ({where}).")
+        return
     print(header)
     print(source)
 
