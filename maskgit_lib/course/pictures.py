@@ -382,7 +382,7 @@ def plot_pipeline(config, steps: int = 12, image: np.ndarray | None = None, ids:
         f"{steps} parallel\ndecoding steps\nkeep the most confident\n(+ noise), re-mask the rest",
         f"tokenizer decoder\n→ image\n{px}×{px}×3 px",
     ]
-    thumbnails = [image, ids, None, None, canvases, generated]
+    thumbnails = [image, None, ids, None, canvases, generated]
     with_pictures = any(t is not None for t in thumbnails)
     fig = plt.figure(figsize=(13, 4.6 if with_pictures else 2.8))
     grid = fig.add_gridspec(2 if with_pictures else 1, len(boxes), height_ratios=[1.2, 1] if with_pictures else [1])
@@ -413,7 +413,7 @@ def _pipeline_thumbnails(fig, grid, thumbnails: list, codebook_size: int) -> Non
             continue
         ax = fig.add_subplot(grid[0, i])
         ax.axis("off")
-        if i == 1:  # the ids: written out on the grid, one colour per id
+        if i == 2:  # the ids: written out on the grid, one colour per id
             ids = np.asarray(thumbnail)
             ax.imshow(token_map_image(ids, codebook_size), interpolation="nearest")
             if ids.shape[0] <= 8:

@@ -5,7 +5,6 @@ prints one line: ✓ it matches, ✗ what differs with a hint, or ✎ not yet wh
 shared machinery (the ``Verdict``, the one-line messages, ``show_source``) is in ``verdict``.
 """
 
-from maskgit_lib.course.graders.nb00_setup_and_data import check_white_share
 from maskgit_lib.course.graders.nb01_vector_quantization import (
     check_ema_update,
     check_perplexity,
@@ -54,6 +53,5 @@ __all__ = [
     "check_rounding_example",
     "check_split_accuracy",
     "check_tokens_masked",
-    "check_white_share",
     "show_source",
 ]
