@@ -17,11 +17,6 @@ from maskgit_lib.generator.masking import gamma, tokens_fixed_after_step
 # ------------------------------------------------------------------ right answers, written independently
 
 
-def white_share_per_style(images, labels, class_names):
-    white = (np.asarray(images) == 255).all(axis=-1)
-    return {name: float(white[labels == k].mean()) for k, name in enumerate(class_names)}
-
-
 def quantize(z, codebook):
     indices = torch.cdist(z, codebook).argmin(1)  # (N,)
     return codebook[indices] + (z - z.detach()), indices
@@ -160,7 +155,6 @@ def _named(fn, name):
 
 
 RIGHT = {
-    "white_share_per_style": (graders.check_white_share, white_share_per_style),
     "quantize": (graders.check_quantize, quantize),
     "ema_update": (graders.check_ema_update, ema_update),
     "perplexity": (graders.check_perplexity, perplexity),
@@ -183,12 +177,6 @@ RIGHT = {
 # ------------------------------------------------------------------ wrong answers, each with what the message must say
 
 WRONG = {
-    "white_share_per_style": [
-        (lambda im, lab, names: {n: float((im == 255).any(axis=-1)[lab == k].mean()) for k, n in enumerate(names)}, "all three channels"),
-        (lambda im, lab, names: {n: float((im == 255)[lab == k].mean()) for k, n in enumerate(names)}, "channel values"),
-        (lambda im, lab, names: {k: float((im == 255).all(axis=-1)[lab == k].mean()) for k in range(len(names))}, "one entry per style"),
-        (lambda im, lab, names: {n: float((im >= 250).all(axis=-1)[lab == k].mean()) for k, n in enumerate(names)}, "expected"),
-    ],
     "quantize": [
         (lambda z, e: (e[torch.cdist(z, e).argmax(1)] + (z - z.detach()), torch.cdist(z, e).argmax(1)), "is nearer"),
         (lambda z, e: (e[torch.cdist(z, e).argmin(1)], torch.cdist(z, e).argmin(1)), "carries no gradient"),

@@ -324,3 +324,127 @@ def show_reveal_orders(orders: dict[str, torch.Tensor], steps: int):
         ax.axis("off")
     fig.colorbar(shown, ax=np.atleast_1d(axes).tolist(), fraction=0.03, label="fixed at step")
     return fig
+
+
+@torch.no_grad()
+def decoded_canvas(tokenizer, tokens: torch.Tensor, masked: torch.Tensor) -> np.ndarray:
+    """What a decoder holds: token ids (N,) turned into pixels, the patches of masked positions (N,) grey.
+
+    A masked position has no code yet: the most common fixed id stands in for it (on an avatar, the
+    white background; 0 while none is fixed) and its patch is greyed out. Why not any id: the decoder
+    blends neighbouring patches, and a random stand-in would tint the fixed patches around it.
+    Returns (H, W, 3) uint8.
+    """
+    side = int(round(len(tokens) ** 0.5))
+    fixed = tokens[~masked]
+    stand_in = int(fixed.mode().values) if len(fixed) else 0
+    placeholder = torch.where(masked, stand_in, tokens)  # (N,)
+    pixels = to_uint8(tokenizer.decode_tokens(placeholder.view(1, side, side)))[0]  # (H, W, 3)
+    return mask_patches(pixels, masked.view(side, side).cpu().numpy())
+
+
+def pipeline_sizes(config, steps: int) -> dict[str, int]:
+    """The numbers the pipeline picture shows, read from a config (the one a checkpoint was trained with).
+
+    Why from the config: the picture of the course must show the model the learner is using, whose
+    sizes differ by profile (``fast``: a 64-code codebook, a 2-block Transformer; ``cpu``: 512, 6).
+    """
+    if steps < 1:
+        raise ValueError(f"decoding takes at least 1 step, got steps={steps}")
+    image_px = config.data.image_size_px
+    side = image_px // config.vqgan.downsample_factor
+    return {"image_px": image_px, "grid_side": side, "n_tokens": side * side, "codebook_size": config.vqgan.quantizer.codebook_size,
+            "downsample": config.vqgan.downsample_factor, "width": config.transformer.width, "depth": config.transformer.depth,
+            "steps": steps}
+
+
+# Which notebook teaches each box of the pipeline, left to right.
+PIPELINE_NOTEBOOKS = ("00 data", "01 · 02 tokenizer", "03 masking", "04 Transformer", "05 decoding", "06 editing, FID")
+
+
+def plot_pipeline(config, steps: int = 12, image: np.ndarray | None = None, ids: torch.Tensor | None = None,
+                  canvases: list[np.ndarray] | None = None, generated: np.ndarray | None = None):
+    """The course on one page: image → tokenizer → grid of ids → masked Transformer → parallel steps → image.
+
+    Boxes and arrows, labelled with the sizes of ``config`` (image px, grid side, codebook size,
+    Transformer width and depth) and ``steps`` decoding steps; under each box, the notebook that
+    teaches it. Optional thumbnails above the boxes make the map concrete: ``image`` (H, W, 3) uint8,
+    its token ``ids`` (side, side) written out, a few decoding ``canvases`` (H, W, 3) and the
+    ``generated`` image. Returns the figure.
+    """
+    sizes = pipeline_sizes(config, steps)
+    px, side, codes = sizes["image_px"], sizes["grid_side"], sizes["codebook_size"]
+    boxes = [
+        f"image\n{px}×{px}×3 px",
+        f"tokenizer\nencoder + codebook\n{codes} codes, {sizes['downsample']}×{sizes['downsample']} px each",
+        f"{side}×{side} = {sizes['n_tokens']} token ids\neach 0 … {codes - 1}",
+        f"masked bidirectional\nTransformer\nwidth {sizes['width']}, {sizes['depth']} blocks",
+        f"{steps} parallel\ndecoding steps\nkeep the most confident\n(+ noise), re-mask the rest",
+        f"tokenizer decoder\n→ image\n{px}×{px}×3 px",
+    ]
+    thumbnails = [image, None, ids, None, canvases, generated]
+    with_pictures = any(t is not None for t in thumbnails)
+    fig = plt.figure(figsize=(13, 4.6 if with_pictures else 2.8))
+    grid = fig.add_gridspec(2 if with_pictures else 1, len(boxes), height_ratios=[1.2, 1] if with_pictures else [1])
+    ax = fig.add_subplot(grid[-1, :])
+    ax.set_xlim(0, len(boxes))
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    for i, (label, notebook) in enumerate(zip(boxes, PIPELINE_NOTEBOOKS, strict=True)):
+        colour = "#dbe9f6" if i in (1, 5) else "#fde2c8" if i in (3, 4) else "#e8e8e8"  # tokenizer blue, generator orange
+        ax.text(i + 0.5, 0.45, label, ha="center", va="center", fontsize=9,
+                bbox={"boxstyle": "round,pad=0.5", "facecolor": colour, "edgecolor": "#555555"})
+        ax.text(i + 0.5, 0.06, f"notebook {notebook}", ha="center", va="center", fontsize=8, color="#555555")
+        if i + 1 < len(boxes):
+            ax.annotate("", xy=(i + 1.08, 0.45), xytext=(i + 0.92, 0.45), arrowprops={"arrowstyle": "->", "lw": 1.5})
+    ax.annotate("", xy=(3.7, 0.72), xytext=(4.3, 0.72),  # the loop: each step's output is the next step's input
+                arrowprops={"arrowstyle": "->", "lw": 1.2, "connectionstyle": "arc3,rad=0.5", "color": "#b35900"})
+    ax.text(4.0, 0.93, f"repeat × {steps}", ha="center", va="bottom", fontsize=8, color="#b35900")
+    if with_pictures:
+        _pipeline_thumbnails(fig, grid, thumbnails, codes)
+    fig.tight_layout()
+    return fig
+
+
+def _pipeline_thumbnails(fig, grid, thumbnails: list, codebook_size: int) -> None:
+    """The top row of :func:`plot_pipeline`: one small picture above each box that has one."""
+    for i, thumbnail in enumerate(thumbnails):
+        if thumbnail is None:
+            continue
+        ax = fig.add_subplot(grid[0, i])
+        ax.axis("off")
+        if i == 2:  # the ids: written out on the grid, one colour per id
+            ids = np.asarray(thumbnail)
+            ax.imshow(token_map_image(ids, codebook_size), interpolation="nearest")
+            if ids.shape[0] <= 8:
+                for (row, col), value in np.ndenumerate(ids):
+                    ax.text(col, row, str(value), ha="center", va="center", fontsize=6, color="white")
+        elif i == 4:  # a few decoding canvases side by side
+            ax.imshow(image_grid(np.stack(thumbnail), n_cols=len(thumbnail), pad_px=2), interpolation="nearest")
+        else:
+            ax.imshow(thumbnail, interpolation="nearest")
+
+
+@torch.no_grad()
+def show_decoding_steps(tokenizer, history, start_tokens: torch.Tensor, start_masked: torch.Tensor,
+                        original: np.ndarray | None = None, index: int = 0, n_cols: int = 7):
+    """Every step of one decoding, as the decoder would draw it: grey patches are still masked.
+
+    ``start_tokens`` (N,) and ``start_masked`` (N,) are the grid before step 1 (an image's ids with
+    most masked, or all masked); ``history`` is :func:`maskgit_decode`'s; ``original`` (H, W, 3)
+    uint8 is shown first when given. Titles count the fixed tokens, so the schedule shows too.
+    """
+    n_tokens = len(start_tokens)
+    panels = [] if original is None else [(np.asarray(original), "the avatar")]
+    panels.append((decoded_canvas(tokenizer, start_tokens.cpu(), start_masked.cpu()), f"start: {int((~start_masked).sum())}/{n_tokens} kept"))
+    for step, (tokens, masked) in enumerate(zip(history.tokens, history.masked, strict=True)):
+        panels.append((decoded_canvas(tokenizer, tokens[index], masked[index]), f"step {step + 1}: {int((~masked[index]).sum())}/{n_tokens}"))
+    n_rows = -(-len(panels) // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.6 * n_cols, 1.75 * n_rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (pixels, title) in zip(axes.flat, panels, strict=False):
+        ax.imshow(pixels, interpolation="nearest")
+        ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,11 +1,11 @@
-"""The graders of the write-it-yourself cells and exercises, one module per notebook.
+"""The graders of the write-it-yourself cells and exercises, one module per notebook that has
+them (00 has none).
 
 Every ``check_*`` runs the learner's function and the library's on random inputs and edge cases and
 prints one line: ✓ it matches, ✗ what differs with a hint, or ✎ not yet while the stub is empty. The
 shared machinery (the ``Verdict``, the one-line messages, ``show_source``) is in ``verdict``.
 """
 
-from maskgit_lib.course.graders.nb00_setup_and_data import check_white_share
 from maskgit_lib.course.graders.nb01_vector_quantization import (
     check_ema_update,
     check_perplexity,
@@ -49,6 +49,5 @@ __all__ = [
     "check_tokens_masked",
     "check_training_step",
     "check_vq_loss",
-    "check_white_share",
     "show_source",
 ]
