@@ -56,7 +56,8 @@ def _exp(r: torch.Tensor) -> torch.Tensor:
 
 def _arccos(r: torch.Tensor) -> torch.Tensor:
     # (2/π)·arccos(r), the Halton scheduler's (Besnier et al. 2025): about N·2/(πT) tokens per step,
-    # then a burst in the last steps (cosine does the opposite: few first, many in the middle).
+    # then a burst in the last steps (cosine instead starts with very few, N·(1 − cos(π/2T)) in the
+    # first step, and grows smoothly to its most in the last ones).
     return torch.arccos(r) * 2 / math.pi
 
 
