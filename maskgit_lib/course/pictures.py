@@ -451,13 +451,15 @@ def plot_guidance_tradeoff(measured: list[dict], diversity: dict[float, float]):
     """Left: FID (and its real-vs-real floor) at each measured guidance scale. Right: sample diversity
     (``token_diversity``) at each scale where it was computed."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
-    scales = [row["scale"] for row in measured]
-    left.plot(scales, [row["fid"] for row in measured], "o-", label="FID")
-    left.axhline(measured[0]["floor"], color="grey", linestyle=":", label="real-vs-real floor")
+    if measured:
+        left.plot([row["scale"] for row in measured], [row["fid"] for row in measured], "o-", label="FID")
+        left.axhline(measured[0]["floor"], color="grey", linestyle=":", label="real-vs-real floor")
+        left.set_ylabel(f"FID (n = {measured[0]['n']:,})")
+        left.set_ylim(0, None)
+        left.legend(fontsize=8)
+    else:
+        left.text(0.5, 0.5, "no FID measured for this model", ha="center", va="center", transform=left.transAxes)
     left.set_xlabel("guidance scale")
-    left.set_ylabel(f"FID (n = {measured[0]['n']:,})")
-    left.set_ylim(0, None)
-    left.legend(fontsize=8)
     left.set_title("quality (lower is better)", fontsize=9)
     right.plot(list(diversity), list(diversity.values()), "o-", color="tab:orange")
     right.set_xlabel("guidance scale")
