@@ -125,3 +125,11 @@ def test_the_panel_redraws_on_release_and_says_how_long_it_took():
     status.value = "stale"
     next(w for w in panel.children if getattr(w, "description", "") == "steps").value = 3
     assert status.value.startswith("drawn in")  # the change redrew the grid
+
+
+def test_show_source_finds_a_decorated_function_in_its_own_file(capsys):
+    from maskgit_lib.course.graders import show_source
+
+    show_source(maskgit_decode)  # wrapped by @torch.no_grad(), whose code lives in torch
+    shown = capsys.readouterr().out
+    assert "maskgit_lib/generator/decoding.py, line" in shown and "def maskgit_decode(" in shown
