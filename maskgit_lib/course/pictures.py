@@ -446,5 +446,164 @@ def show_decoding_steps(tokenizer, history, start_tokens: torch.Tensor, start_ma
     for ax, (pixels, title) in zip(axes.flat, panels, strict=False):
         ax.imshow(pixels, interpolation="nearest")
         ax.set_title(title, fontsize=8)
+
+
+# Notebook 05: where each step's tokens land, what the model predicts at each step, guidance's trade-off,
+# and the every-knob panel's grid. The statistics take reveal maps, (B, N) steps from ``reveal_steps``.
+
+
+def reveal_steps_all(history) -> torch.Tensor:
+    """``reveal_steps`` for every sample of a decoding: (B, N), the 1-based step that fixed each position."""
+    return torch.stack([reveal_steps(history, i) for i in range(len(history.masked[0]))])
+
+
+def grid_neighbour_pairs(side: int) -> torch.Tensor:
+    """Every pair of 4-adjacent positions of a ``side``×``side`` grid in raster order: (P, 2) position ids."""
+    ids = torch.arange(side * side).view(side, side)
+    across = torch.stack([ids[:, :-1].flatten(), ids[:, 1:].flatten()], 1)  # left–right neighbours
+    down = torch.stack([ids[:-1, :].flatten(), ids[1:, :].flatten()], 1)  # top–bottom neighbours
+    return torch.cat([across, down])
+
+
+def same_step_neighbour_share(steps: torch.Tensor) -> float:
+    """Share of adjacent position pairs fixed at the same step, over every sample. steps: (B, N) or (N,).
+
+    A high share means each step's tokens cluster: neighbours sampled in one pass, independently."""
+    steps = steps.view(-1, steps.shape[-1])  # (B, N)
+    pairs = grid_neighbour_pairs(int(round(steps.shape[1] ** 0.5)))  # (P, 2)
+    return (steps[:, pairs[:, 0]] == steps[:, pairs[:, 1]]).float().mean().item()
+
+
+def same_step_chance(fixed_counts: list[int]) -> float:
+    """The share ``same_step_neighbour_share`` would have if each step's tokens were placed at random:
+    the chance that two given positions are revealed by the same step, Σ n_k (n_k − 1) / (N (N − 1))."""
+    revealed = np.diff([0, *fixed_counts])  # tokens revealed by each step
+    n = fixed_counts[-1]
+    return float((revealed * (revealed - 1)).sum() / (n * (n - 1)))
+
+
+def border_positions(side: int) -> torch.Tensor:
+    """(N,) bool: True on the outer ring of a ``side``×``side`` token grid (the avatars' plain background)."""
+    ring = torch.ones(side, side, dtype=torch.bool)
+    ring[1:-1, 1:-1] = False
+    return ring.flatten()
+
+
+def border_share(steps: torch.Tensor, last_step: int) -> float:
+    """Among the positions fixed at steps 1..``last_step`` (every sample pooled), the share on the
+    grid's border. steps: (B, N) or (N,). Chance: ``border_positions(side).float().mean()``."""
+    steps = steps.view(-1, steps.shape[-1])  # (B, N)
+    early = steps <= last_step  # (B, N)
+    if not early.any():
+        raise ValueError(f"no position is fixed by step {last_step}; pass a later last_step")
+    ring = border_positions(int(round(steps.shape[1] ** 0.5))).expand_as(steps)  # (B, N)
+    return (ring & early).sum().item() / early.sum().item()
+
+
+def token_diversity(tokens: torch.Tensor) -> float:
+    """How different samples are from each other: the share of positions at which two samples' tokens
+    differ, averaged over every pair. tokens: (B, N), B ≥ 2. 0: all identical."""
+    if len(tokens) < 2:
+        raise ValueError("token_diversity needs at least two samples")
+    differ = (tokens[:, None, :] != tokens[None, :, :]).float().mean(-1)  # (B, B)
+    n = len(tokens)
+    return (differ.sum() / (n * (n - 1))).item()  # the diagonal is 0
+
+
+@torch.no_grad()
+def show_predicted_and_committed(model, tokenizer, history, labels: torch.Tensor | None, index: int = 0,
+                                 cfg_scale: float = 0.0):
+    """MaskGIT's Figure 2 for one sample: at each step, the model's most likely token at every masked
+    position (its argmax image, top) above what the step commits (bottom, grey = still masked).
+
+    The prediction is recomputed from the canvas the step started from (all masked at step 1), with the
+    same labels and guidance the decoding used."""
+    from maskgit_lib.generator.decoding import guided_logits
+
+    mask_id, n_tokens = model.layout.mask_id, model.n_tokens
+    side = int(round(n_tokens**0.5))
+    label = labels[index : index + 1] if labels is not None else None
+    device = next(model.parameters()).device
+    before = torch.full((1, n_tokens), mask_id)  # (1, N) the canvas step 1 starts from
+    predicted, committed = [], []
+    for tokens, masked in zip(history.tokens, history.masked, strict=True):
+        logits = guided_logits(model, before.to(device), label.to(device) if label is not None else None, cfg_scale)
+        guess = torch.where(before == mask_id, logits.argmax(-1).cpu(), before)  # (1, N) known tokens stay
+        predicted.append(to_uint8(tokenizer.decode_tokens(guess.view(1, side, side)))[0])
+        now, still = tokens[index : index + 1], masked[index]  # (1, N), (N,)
+        canvas = to_uint8(tokenizer.decode_tokens(torch.where(now == mask_id, 0, now).view(1, side, side)))[0]
+        committed.append(mask_patches(canvas, still.view(side, side).numpy()))
+        before = now
+    steps = len(history.tokens)
+    fig, axes = plt.subplots(2, steps, figsize=(0.95 * steps, 2.4), squeeze=False)
+    for t in range(steps):
+        for row, pixels in enumerate((predicted[t], committed[t])):
+            axes[row, t].imshow(pixels, interpolation="nearest")
+            axes[row, t].axis("off")
+        axes[0, t].set_title(f"step {t + 1}", fontsize=8)
+    fig.text(0.01, 0.72, "predicted\n(argmax)", fontsize=8, va="center")
+    fig.text(0.01, 0.28, "committed", fontsize=8, va="center")
+    fig.subplots_adjust(left=0.08, right=0.99, top=0.88, bottom=0.02, wspace=0.05, hspace=0.08)
+    return fig
+
+
+def guidance_measurements(paths) -> list[dict]:
+    """The FID runs that differ only in their guidance scale, read from ``maskgit evaluate`` JSON files.
+
+    Keeps the files whose checkpoint, n, device and decoding settings other than ``cfg_scale`` match
+    the first file's; returns [{"scale", "fid", "floor", "n", "device", "path"}] sorted by scale."""
+    import json
+    from pathlib import Path
+
+    runs = [(Path(p), json.loads(Path(p).read_text())) for p in paths]
+    if not runs:
+        raise ValueError("no evaluation file given; pass the results/eval/*.json files to compare")
+
+    def setting(run: dict) -> tuple:
+        decoding = {k: v for k, v in run["decoding"].items() if k != "cfg_scale"}
+        return run["checkpoint"], run["n"], run["device"], tuple(sorted(decoding.items()))
+
+    reference = setting(runs[0][1])
+    rows = [{"scale": float(run["decoding"]["cfg_scale"]), "fid": run["fid"], "floor": run["fid_floor"], "n": run["n"],
+             "device": run["device"], "path": str(path)} for path, run in runs if setting(run) == reference]
+    return sorted(rows, key=lambda row: row["scale"])
+
+
+def plot_guidance_tradeoff(measured: list[dict], diversity: dict[float, float]):
+    """Left: FID (and its real-vs-real floor) at each measured guidance scale. Right: sample diversity
+    (``token_diversity``) at each scale where it was computed."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    if measured:
+        left.plot([row["scale"] for row in measured], [row["fid"] for row in measured], "o-", label="FID")
+        left.axhline(measured[0]["floor"], color="grey", linestyle=":", label="real-vs-real floor")
+        left.set_ylabel(f"FID (n = {measured[0]['n']:,})")
+        left.set_ylim(0, None)
+        left.legend(fontsize=8)
+    else:
+        left.text(0.5, 0.5, "no FID measured for this model", ha="center", va="center", transform=left.transAxes)
+    left.set_xlabel("guidance scale")
+    left.set_title("quality (lower is better)", fontsize=9)
+    right.plot(list(diversity), list(diversity.values()), "o-", color="tab:orange")
+    right.set_xlabel("guidance scale")
+    right.set_ylabel("share of tokens that differ")
+    right.set_ylim(0, 1)
+    right.set_title("diversity between samples of one style", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def show_decoded_samples(model, tokenizer, labels: torch.Tensor, title: str = "", **decode_options):
+    """Decode one grid per label with ``maskgit_decode(**decode_options)`` and show them in rows of 8."""
+    from maskgit_lib.generator.decoding import maskgit_decode
+
+    tokens, _ = maskgit_decode(model, len(labels), labels, **decode_options)  # (B, N)
+    side = int(round(tokens.shape[1] ** 0.5))
+    images = tokenizer.decode_tokens(tokens.view(-1, side, side))
+    rows = -(-len(labels) // 8)
+    fig, ax = plt.subplots(figsize=(8, 1.1 * rows + 0.3))
+    ax.imshow(image_grid(images, n_cols=8), interpolation="nearest")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig

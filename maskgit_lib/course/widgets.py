@@ -135,3 +135,49 @@ def editing_panel(model, tokenizer, images, labels, class_names: list[str]) -> w
     redraw()
     return widgets.VBox([widgets.HBox([index, mode, style, seed]), widgets.HBox([top, left, height, width]),
                          widgets.HBox([border, shift]), output])
+
+
+def decoding_panel(model, tokenizer, class_names: list[str], n_samples: int = 8) -> widgets.interactive:
+    """Every decoding knob at once (steps, schedule, order, temperature, randomness, guidance, which
+    confidence ranks, style, seed) over a grid of ``n_samples`` samples.
+
+    A redraw decodes a whole grid (a second or so on a 2-core CPU), so the sliders act on release
+    (``continuous_update=False``: a drag is one redraw, not one per value passed) and a label says
+    "working…" until the new grid is drawn, then how long it took."""
+    import time
+
+    import torch
+
+    from maskgit_lib.course.pictures import show_decoded_samples
+    from maskgit_lib.generator.decoding import CONFIDENCES, ORDERS
+    from maskgit_lib.generator.masking import SCHEDULES
+
+    wide = {"description_width": "initial"}  # the whole label shows (ipywidgets 7 and 8)
+    on_release = {"continuous_update": False, "style": wide}
+    status = widgets.Label("working…")
+
+    def draw(steps, schedule, order, temperature, randomness, guidance, confidence, style, seed):
+        status.value = "working…"
+        started = time.perf_counter()
+        labels = torch.full((n_samples,), class_names.index(style))
+        fig = show_decoded_samples(model, tokenizer, labels, steps=steps, schedule=schedule, order=order,
+                                   temperature=temperature, randomness=randomness, cfg_scale=guidance, seed=seed,
+                                   confidence_from=confidence)
+        display(fig)
+        plt.close(fig)
+        status.value = f"drawn in {time.perf_counter() - started:.1f} s; sliders redraw when released"
+
+    panel = widgets.interactive(
+        draw,
+        steps=widgets.IntSlider(12, 1, 32, description="steps", **on_release),
+        schedule=widgets.Dropdown(options=list(SCHEDULES), value="cosine", description="schedule", style=wide),
+        order=widgets.Dropdown(options=list(ORDERS), value="confidence", description="order", style=wide),
+        temperature=widgets.FloatSlider(1.0, min=0.1, max=2.0, step=0.1, description="temperature", **on_release),
+        randomness=widgets.FloatSlider(4.5, min=0.0, max=10.0, step=0.5, description="randomness", **on_release),
+        guidance=widgets.FloatSlider(0.0, min=0.0, max=5.0, step=0.5, description="guidance", **on_release),
+        confidence=widgets.Dropdown(options=list(CONFIDENCES), value="untempered", description="confidence", style=wide),
+        style=widgets.Dropdown(options=class_names, value=class_names[0], description="style", style=wide),
+        seed=widgets.IntSlider(0, 0, 100, description="seed", **on_release),
+    )
+    panel.children = (*panel.children[:-1], status, panel.out)  # the status line just above the grid
+    return panel
