@@ -1,9 +1,11 @@
 """What only the notebooks need (all of them): the graders of the write-it-yourself cells
-(``graders``, one module per notebook), the ipywidgets panels (``widgets``), the 2-D toy of notebook 01
-(``vq_toy``), the one load-or-train rule (``load_or_train``) and the notebooks' own pictures
-(``pictures``). No stage and no command imports from here.
+(``graders``, one module per notebook that has them), the ipywidgets panels (``widgets``), the 2-D toy
+of notebook 01 (``vq_toy``), the codebook atlas of notebook 02 (``codebook_atlas``), the one
+load-or-train rule (``load_or_train``), the numbers quoted from their sources (``facts``) and the
+notebooks' own pictures (``pictures``). No stage and no command imports from here.
 """
 
+from maskgit_lib.course.codebook_atlas import code_patches, plot_codebook_atlas
 from maskgit_lib.course.load_or_train import ModelChoice, choose_tokenizer, choose_transformer
 from maskgit_lib.course.pictures import (
     border_share,
@@ -54,6 +56,7 @@ __all__ = [
     "border_share",
     "choose_tokenizer",
     "choose_transformer",
+    "code_patches",
     "dataset_browser",
     "decoded_canvas",
     "decoding_panel",
@@ -63,6 +66,7 @@ __all__ = [
     "mask_patches",
     "patches_to_images",
     "plot_code_usage",
+    "plot_codebook_atlas",
     "plot_decoding_budget",
     "plot_guidance_tradeoff",
     "plot_pipeline",
