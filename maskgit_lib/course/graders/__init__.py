@@ -30,7 +30,8 @@ from maskgit_lib.course.graders.nb04_transformer import (
     check_split_accuracy,
 )
 from maskgit_lib.course.graders.nb05_iterative_decoding import check_decode_step, check_guided_logits
-from maskgit_lib.course.graders.nb06_editing_and_evaluation import check_frechet_distance, check_inpaint
+from maskgit_lib.course.graders.nb06_editing import check_inpaint
+from maskgit_lib.course.graders.nb07_evaluation import check_frechet_distance
 from maskgit_lib.course.graders.verdict import Verdict, show_source
 
 __all__ = [
