@@ -163,6 +163,7 @@ def seeded(seed: int) -> torch.Generator:
 
 def show_source(obj: Any) -> None:
     """Show the library's version of what the learner has just written: where it lives, and its code."""
+    obj = inspect.unwrap(obj)  # a decorated function (@torch.no_grad()): its own file, not the decorator's
     lines, start = inspect.getsourcelines(obj)
     package = Path(__file__).resolve().parents[2]  # maskgit_lib/
     where = Path(inspect.getsourcefile(obj)).resolve().relative_to(package.parent).as_posix()
