@@ -45,3 +45,41 @@ def _trace_terms(a: np.ndarray, b: np.ndarray, ddof: int) -> float:
     sa, sb = np.cov(a, rowvar=False, ddof=ddof), np.cov(b, rowvar=False, ddof=ddof)
     root = np.sqrt(np.clip(np.linalg.eigvals(sa @ sb).real, 0, None)).sum()
     return float(np.trace(sa) + np.trace(sb) - 2 * root)
+
+
+def check_kid(mmd2_unbiased: Callable) -> Verdict:
+    """``mmd2_unbiased(feats_a (m, d), feats_b (m, d)) -> float``: KID on one subset, kernel (x·y / d + 1)³."""
+    from maskgit_lib.evaluation.metrics import mmd2_unbiased as library
+
+    def body() -> str:
+        rng = np.random.default_rng(0)
+        cases = [("60 vs 60 features, d = 8, different distributions", rng.normal(size=(60, 8)), rng.normal(size=(60, 8)) * 1.5 + 0.3),
+                 ("two samples of one distribution, d = 16", rng.normal(size=(40, 16)), rng.normal(size=(40, 16))),
+                 ("the same set twice, d = 3", (same := rng.normal(size=(25, 3))), same.copy()),
+                 ("m = 2, d = 5", rng.normal(size=(2, 5)), rng.normal(size=(2, 5)) + 1.0)]
+        for case, a, b in cases:
+            expected = library(a, b)
+            value = call_learner(mmd2_unbiased, a.copy(), b.copy(), case=case)
+            try:
+                value = float(np.real(value))
+            except (TypeError, ValueError):
+                raise Mismatch(f"returned {type(value).__name__}, expected one number [{case}]") from None
+            if not math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-9):
+                raise Mismatch(f"{vs(value, expected)} [{case}]", _kid_hint(value, a, b))
+        return "on 4 cases (two distributions, one distribution, identical sets, m = 2)."
+
+    return grade(mmd2_unbiased, "matches `maskgit_lib.evaluation.metrics.mmd2_unbiased`", body)
+
+
+def _kid_hint(value: float, a: np.ndarray, b: np.ndarray) -> str:
+    m, d = len(a), a.shape[1]
+    kernel = lambda x, y, scale: (x @ y.T / scale + 1) ** 3  # noqa: E731
+    within = kernel(a, a, d).sum() + kernel(b, b, d).sum()
+    if math.isclose(value, within / m**2 - 2 * kernel(a, b, d).mean(), rel_tol=1e-6):
+        return "leave out the i = j terms: the within-set sums without their diagonal, divided by m(m − 1)"
+    unscaled = kernel(a, a, 1), kernel(b, b, 1)
+    off = sum(k.sum() - np.trace(k) for k in unscaled) / (m * (m - 1))
+    if math.isclose(value, off - 2 * kernel(a, b, 1).mean(), rel_tol=1e-6):
+        return "the kernel divides the dot product by the dimension: k(x, y) = (x·y / d + 1)³"
+    return ("KID = [Σ_{i≠j} k(a_i, a_j) + Σ_{i≠j} k(b_i, b_j)] / (m(m − 1)) − 2 Σ_{i,j} k(a_i, b_j) / m², "
+            "k(x, y) = (x·y / d + 1)³")
