@@ -19,7 +19,7 @@ runs it alone and prints the report. Three layers:
 
 Then: a clone from a bad URL must fail with one clear line; the install cell (cell 1, the same in every
 notebook) runs once in a kernel and must add packages without changing any package the base had; then
-notebooks 00..06 run in order under nbval in one runtime (``MASKGIT_PROFILE=fast``), from ``content/`` as
+notebooks 00..07 run in order under nbval in one runtime (``MASKGIT_PROFILE=fast``), from ``content/`` as
 on Colab. nbval and pytest run outside the twin (this project's environment) and only talk to the twin's
 kernel, so nothing of the test harness is installed into the twin.
 """
@@ -396,7 +396,7 @@ def run_twin(source: str = "worktree", report_path: Path | None = REPORT, workdi
 
     report = {
         "what": "The Colab twin (tests/colab_twin.py): Colab's package versions on Python 3.13, the notebooks' "
-                "install cell, then notebooks 00-06 under nbval in the fast profile.",
+                "install cell, then notebooks 00-07 under nbval in the fast profile.",
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "course": course,
         "python": {"twin": _run([str(base.venv / "bin" / "python"), "-V"]).stdout.strip(), "colab": "Python 3.13.15"},

@@ -149,6 +149,13 @@ def frechet_distance(a, b, ddof=1):
     return float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(sa) + np.trace(sb) - 2 * root)
 
 
+def mmd2_unbiased(a, b, biased=False, scale=None):
+    m, d = len(a), scale or a.shape[1]
+    k = lambda x, y: (x @ y.T / d + 1) ** 3  # noqa: E731
+    within = sum(kk.sum() - (0 if biased else np.trace(kk)) for kk in (k(a, a), k(b, b)))
+    return float(within / (m * m if biased else m * (m - 1)) - 2 * k(a, b).mean())
+
+
 def _named(fn, name):
     fn.__name__ = name
     return fn
@@ -172,6 +179,7 @@ RIGHT = {
     "guided_logits": (graders.check_guided_logits, guided_logits),
     "inpaint": (graders.check_inpaint, inpaint),
     "frechet_distance": (graders.check_frechet_distance, frechet_distance),
+    "mmd2_unbiased": (graders.check_kid, mmd2_unbiased),
 }
 
 # ------------------------------------------------------------------ wrong answers, each with what the message must say
@@ -298,6 +306,12 @@ WRONG = {
     "frechet_distance": [
         (lambda a, b: frechet_distance(a, b, ddof=0), "n − 1"),
         (lambda a, b: float(((a.mean(0) - b.mean(0)) ** 2).sum()), "FID = ‖μa − μb‖²"),
+    ],
+    "mmd2_unbiased": [
+        (lambda a, b: mmd2_unbiased(a, b, biased=True), "leave out the i = j terms"),
+        (lambda a, b: mmd2_unbiased(a, b, scale=1), "divides the dot product by the dimension"),
+        (lambda a, b: mmd2_unbiased(a, b) + mmd2_unbiased(a, a), "KID = [Σ_{i≠j}"),
+        (lambda a, b: [mmd2_unbiased(a, b)], "expected one number"),
     ],
 }
 

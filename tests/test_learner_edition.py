@@ -26,7 +26,7 @@ edition = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(edition)
 
 SOURCES = edition.source_notebooks()
-EXERCISE_NOTEBOOKS = [p for p in SOURCES if p.name[:2] in {"01", "02", "03", "04", "05", "06"}]
+EXERCISE_NOTEBOOKS = [p for p in SOURCES if p.name[:2] in {"01", "02", "03", "04", "05", "06", "07"}]
 GRADED_NOTEBOOKS = [p for p in SOURCES if edition.BEGIN in p.read_text()]
 CHECK_CALL = re.compile(r"\bcheck_\w+\(")
 

@@ -1,5 +1,5 @@
 """Issue #12: what a learner trains flows from notebook to notebook. With ``TRAIN = True`` in 02 and 04
-(fast profile), 04 trains on the tokenizer from 02, and 05 and 06 sample from the Transformer from 04;
+(fast profile), 04 trains on the tokenizer from 02, and 05, 06 and 07 sample from the Transformer from 04;
 each notebook says which model it uses. Runs the notebooks headless, as `make course` does."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def learner_env(tmp_path, monkeypatch):
     return tmp_path / "results"
 
 
-def test_the_learners_own_models_flow_from_02_to_06(learner_env, monkeypatch):
+def test_the_learners_own_models_flow_from_02_to_07(learner_env, monkeypatch):
     # Before any training: 05 uses the shipped pair and trains nothing (training is forbidden here).
     monkeypatch.setenv("MASKGIT_NO_TRAINING", "1")
     assert "Transformer: shipped results/checkpoints/transformer-fast.ckpt" in run("05_iterative_decoding.ipynb")
@@ -53,7 +53,7 @@ def test_the_learners_own_models_flow_from_02_to_06(learner_env, monkeypatch):
     assert "Transformer: trained now" in out04 and f"trained on your tokenizer results/runs/{tokenizer_run.name}" in out04
     transformer_run = next((learner_env / "runs").glob("transformer-fast-*"))
 
-    monkeypatch.setenv("MASKGIT_NO_TRAINING", "1")  # 05 and 06 must use it, not train again
-    for name in ("05_iterative_decoding.ipynb", "06_editing_and_evaluation.ipynb"):
+    monkeypatch.setenv("MASKGIT_NO_TRAINING", "1")  # 05, 06 and 07 must use it, not train again
+    for name in ("05_iterative_decoding.ipynb", "06_editing.ipynb", "07_evaluation.ipynb"):
         out = run(name)
         assert "Transformer: your run" in out and transformer_run.name in out, name

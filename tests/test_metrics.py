@@ -1,4 +1,4 @@
-"""Metrics: PSNR, the Fréchet distance against scipy, the FID network (checked, offline), class matching."""
+"""Metrics: PSNR, the Fréchet distance against scipy, KID against a direct sum over pairs, the FID network (checked, offline), class matching."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import scipy.linalg
 import torch
 
 from maskgit_lib.evaluation import metrics
-from maskgit_lib.evaluation.metrics import fid_input, frechet_distance, inception_features, matched_indices
+from maskgit_lib.evaluation.metrics import (
+    fid_input,
+    frechet_distance,
+    inception_features,
+    kernel_inception_distance,
+    matched_indices,
+)
 from maskgit_lib.figures import to_uint8_nchw
 from maskgit_lib.tokenizer.perceptual import WeightsError
 from maskgit_lib.tokenizer.reconstruction import psnr
@@ -34,6 +40,38 @@ def test_frechet_distance_matches_the_scipy_formula():
     assert frechet_distance(a, b) == pytest.approx(_scipy_fid(a, b), rel=1e-6)
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
     assert frechet_distance(a, a + 2.0) == pytest.approx(16 * 4.0, rel=1e-6)  # shifted means only
+
+
+def _direct_mmd2(x, y):
+    """The unbiased MMD² written out pair by pair: k(a, b) = (a·b / d + 1)³, i ≠ j within a set."""
+    d, m = x.shape[1], len(x)
+    k = lambda a, b: (a @ b / d + 1) ** 3  # noqa: E731
+    within = sum(k(x[i], x[j]) + k(y[i], y[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    cross = sum(k(x[i], y[j]) for i in range(m) for j in range(m)) / (m * m)
+    return within - 2 * cross
+
+
+def test_kid_matches_a_direct_sum_over_pairs():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(12, 5)), rng.normal(size=(12, 5)) * 1.5 + 0.3
+    # subsets of the whole sets: only their order changes, and the sums do not depend on it
+    assert kernel_inception_distance(a, b, subsets=3) == pytest.approx(_direct_mmd2(a, b), rel=1e-9)
+    # smaller subsets: the mean of the direct estimate over the same draws
+    draws = np.random.default_rng(7)
+    picks = [(draws.choice(12, 6, replace=False), draws.choice(12, 6, replace=False)) for _ in range(4)]
+    expected = np.mean([_direct_mmd2(a[i], b[j]) for i, j in picks])
+    assert kernel_inception_distance(a, b, subsets=4, subset_size=6, seed=7) == pytest.approx(expected, rel=1e-9)
+    with pytest.raises(ValueError, match="at least 2"):
+        kernel_inception_distance(a[:1], b)
+
+
+def test_kid_is_unbiased_at_small_n_where_fid_is_not():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(100, 64)), rng.normal(size=(100, 64))  # two samples of one distribution
+    shifted = rng.normal(size=(100, 64)) + 0.3  # and of another one
+    kid_same, kid_shifted = kernel_inception_distance(a, b), kernel_inception_distance(a, shifted)
+    assert abs(kid_same) < 0.05 * kid_shifted  # about 0: the truth for one distribution
+    assert frechet_distance(a, b) > 0.5 * frechet_distance(a, shifted)  # FID's bias: most of the shifted set's score
 
 
 def test_images_are_compared_as_uint8_at_299_pixels():

@@ -26,7 +26,8 @@ from maskgit_lib.course.graders.nb04_transformer import (
     check_training_step,
 )
 from maskgit_lib.course.graders.nb05_iterative_decoding import check_decode_step, check_guided_logits
-from maskgit_lib.course.graders.nb06_editing_and_evaluation import check_frechet_distance, check_inpaint
+from maskgit_lib.course.graders.nb06_editing import check_inpaint
+from maskgit_lib.course.graders.nb07_evaluation import check_frechet_distance, check_kid
 from maskgit_lib.course.graders.verdict import Verdict, show_source
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "check_guided_logits",
     "check_hinge_losses",
     "check_inpaint",
+    "check_kid",
     "check_label_dropout",
     "check_masked_cross_entropy",
     "check_perplexity",
