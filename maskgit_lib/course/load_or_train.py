@@ -1,7 +1,7 @@
 """One load-or-train policy for every notebook: which tokenizer and which Transformer a cell uses.
 
 Why one policy: a learner who trains their own tokenizer in notebook 02 expects notebook 04 to
-train on *that* tokenizer, and 05/06 to sample from the Transformer *they* trained in 04. Written
+train on *that* tokenizer, and 05-07 to sample from the Transformer *they* trained in 04. Written
 once per notebook, such rules drift apart; here they are written once:
 
 1. ``train=True`` (the notebook's ``TRAIN`` switch) trains a new run now, in its own folder
@@ -128,7 +128,7 @@ def _tokenizer_words(tokenizer: ModelChoice) -> str:
 def _missing(phase: str, profile: str) -> ModelChoiceError:
     flag = " --autoregressive" if phase == "transformer-ar" else ""
     cli_phase = "vqgan" if phase == "vqgan" else "transformer"
-    # The switch lives where that phase is trained (a missing tokenizer stops notebooks 04-06 too).
+    # The switch lives where that phase is trained (a missing tokenizer stops notebooks 04-07 too).
     switch = {"vqgan": "set TRAIN = True in notebook 02, ", "transformer": "set TRAIN = True in notebook 04, "}.get(phase, "")
     return ModelChoiceError(
         f"no {PHASE_NAMES[phase]} for the '{profile}' profile yet (none shipped, none trained): {switch}"
