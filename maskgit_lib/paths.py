@@ -36,6 +36,13 @@ def results_dir() -> Path:
     return _base("MASKGIT_RESULTS_DIR", "results")
 
 
+def shipped_results_dir() -> Path:
+    """What comes with the course (shipped checkpoints, their evaluation reports, benchmarks): the
+    checkout's ``results/`` even when ``MASKGIT_RESULTS_DIR`` sends the learner's own runs elsewhere."""
+    root = repo_root()
+    return root / "results" if root is not None else results_dir()
+
+
 def figures_dir(profile: str) -> Path:
     """Figures quoted by the README come from the real profiles; ``fast`` writes to a scratch folder."""
     folder = results_dir() / ("fast/figures" if profile == "fast" else "figures")

@@ -31,7 +31,7 @@ from typing import Any
 
 from maskgit_lib.checkpoint import CheckpointError, load_checkpoint
 from maskgit_lib.config import Config
-from maskgit_lib.paths import repo_root, results_dir
+from maskgit_lib.paths import repo_root, results_dir, shipped_results_dir
 
 # Profiles small enough that a missing model may be trained on the spot (seconds, not hours).
 TRAINS_IN_SECONDS = ("fast",)
@@ -73,8 +73,7 @@ class ModelChoice:
 
 def shipped_dir() -> Path:
     """The checkpoints that come with the course: in the checkout, whatever ``MASKGIT_RESULTS_DIR`` says."""
-    root = repo_root()
-    return (root / "results" if root is not None else results_dir()) / "checkpoints"
+    return shipped_results_dir() / "checkpoints"
 
 
 def shipped_checkpoint(phase: str, profile: str) -> Path:

@@ -446,6 +446,8 @@ def show_decoding_steps(tokenizer, history, start_tokens: torch.Tensor, start_ma
     for ax, (pixels, title) in zip(axes.flat, panels, strict=False):
         ax.imshow(pixels, interpolation="nearest")
         ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 # Notebook 05: where each step's tokens land, what the model predicts at each step, guidance's trade-off,
