@@ -1,10 +1,12 @@
 """What only the notebooks need (all of them): the graders of the write-it-yourself cells
 (``graders``, one module per notebook that has them), the ipywidgets panels (``widgets``), the 2-D toy
-of notebook 01 (``vq_toy``), the codebook atlas of notebook 02 (``codebook_atlas``), the one
+of notebook 01 (``vq_toy``), the codebook atlas of notebook 02 (``codebook_atlas``),
+the attention maps of notebook 04 (``attention``), the one
 load-or-train rule (``load_or_train``), the numbers quoted from their sources (``facts``) and the
 notebooks' own pictures (``pictures``). No stage and no command imports from here.
 """
 
+from maskgit_lib.course.attention import attention_to_grid, attention_weights
 from maskgit_lib.course.codebook_atlas import code_patches, plot_codebook_atlas
 from maskgit_lib.course.load_or_train import ModelChoice, choose_tokenizer, choose_transformer
 from maskgit_lib.course.pictures import (
@@ -53,6 +55,8 @@ from maskgit_lib.course.widgets import (
 
 __all__ = [
     "ModelChoice",
+    "attention_to_grid",
+    "attention_weights",
     "border_share",
     "choose_tokenizer",
     "choose_transformer",
