@@ -76,4 +76,4 @@ def test_colab_twin():
     assert clone["nothing_installed"]
     notebooks = report["notebooks"]
     assert notebooks["returncode"] == 0, notebooks["output_tail"]
-    assert len(notebooks["notebooks"]) == 7 and all(n["returncode"] == 0 for n in notebooks["notebooks"].values())
+    assert len(notebooks["notebooks"]) == len(colab_twin.NOTEBOOKS) == 8 and all(n["returncode"] == 0 for n in notebooks["notebooks"].values())
