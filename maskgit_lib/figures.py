@@ -12,7 +12,10 @@ import torch
 
 
 def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
-    """(B, 3, H, W) floats in [-1, 1] or (B, H, W, 3) uint8 → (B, H, W, 3) uint8."""
+    """(B, 3, H, W) floats in [-1, 1], (B, 3, H, W) uint8 tensors (saved samples) or (B, H, W, 3) uint8
+    arrays → (B, H, W, 3) uint8."""
+    if isinstance(images, torch.Tensor) and images.dtype == torch.uint8:
+        return images.permute(0, 2, 3, 1).cpu().numpy()  # already pixels: no rescaling
     if isinstance(images, torch.Tensor):
         pixels = images.detach().float().clamp(-1, 1).add(1).mul(127.5).round().byte()  # (B, 3, H, W)
         return pixels.permute(0, 2, 3, 1).cpu().numpy()  # (B, H, W, 3)

@@ -34,3 +34,13 @@ def test_nearest_neighbour_pairs_refuse_mismatched_lengths():
     images = np.zeros((3, 4, 4, 3), dtype=np.uint8)
     with pytest.raises(ValueError, match="one neighbour and one distance per generated image"):
         show_nearest_neighbours(images, images[:2], [0.1, 0.2, 0.3])
+
+
+def test_a_uint8_tensor_is_taken_as_pixels_not_rescaled():
+    import torch
+
+    from maskgit_lib.figures import image_grid, to_uint8
+
+    pixels = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8)  # (B, 3, H, W), as `maskgit evaluate` keeps samples
+    assert (to_uint8(pixels) == pixels.permute(0, 2, 3, 1).numpy()).all()
+    assert image_grid(pixels, n_cols=2)[:4, :4].tolist() == pixels[0].permute(1, 2, 0).tolist()
