@@ -1,7 +1,7 @@
 """What only the notebooks need (all of them): the graders of the write-it-yourself cells
 (``graders``, one module per notebook that has them), the ipywidgets panels (``widgets``), the 2-D toy
 of notebook 01 (``vq_toy``), the codebook atlas of notebook 02 (``codebook_atlas``),
-the attention maps of notebook 04 (``attention``), the one
+the attention maps of notebook 04 (``attention``), training progress as images (``training_progress``), the one
 load-or-train rule (``load_or_train``), the numbers quoted from their sources (``facts``) and the
 notebooks' own pictures (``pictures``). No stage and no command imports from here.
 """
@@ -37,6 +37,7 @@ from maskgit_lib.course.pictures import (
     show_reveal_orders,
     token_diversity,
 )
+from maskgit_lib.course.training_progress import ProgressImages, plot_training_progress, progress_images
 from maskgit_lib.course.vq_toy import (
     image_patches,
     patches_to_images,
@@ -55,6 +56,7 @@ from maskgit_lib.course.widgets import (
 
 __all__ = [
     "ModelChoice",
+    "ProgressImages",
     "attention_to_grid",
     "attention_weights",
     "border_share",
@@ -76,7 +78,9 @@ __all__ = [
     "plot_pipeline",
     "plot_schedules",
     "plot_toy_vq",
+    "plot_training_progress",
     "prediction_viewer",
+    "progress_images",
     "quantize_patches",
     "reconstruction_viewer",
     "reveal_steps",
