@@ -8,7 +8,12 @@ import pytest
 from PIL import Image
 
 from maskgit_lib.course import training_progress
-from maskgit_lib.course.training_progress import pick_steps, plot_training_progress, progress_images, run_grids
+from maskgit_lib.course.training_progress import (
+    pick_steps,
+    plot_training_progress,
+    progress_images,
+    run_grids,
+)
 
 matplotlib.use("Agg")
 
