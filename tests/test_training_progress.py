@@ -47,7 +47,7 @@ def test_own_run_wins_over_the_reference_run(tmp_path, monkeypatch):
     assert "reference run" in progress_images(own, "vqgan", "cpu").origin  # an empty run folder: the reference
     _grid(own / "recon_000250.png")
     chosen = progress_images(own, "vqgan", "cpu")
-    assert chosen.origin.startswith("your run") and chosen.grids[0][0] == 250
+    assert chosen.origin.startswith("grids of your run") and chosen.grids[0][0] == 250
     shipped = progress_images(None, "vqgan", "cpu")
     assert "`maskgit train` on the reference CPU" in shipped.origin and shipped.grids[0][0] == 500
     nothing = progress_images(None, "transformer", "cpu")

@@ -50,14 +50,14 @@ def progress_images(run_dir: Path | None, phase: str, profile: str) -> ProgressI
     """The grids of ``run_dir`` (a learner's run) if it has any, else those of the profile's reference run."""
     own = run_grids(run_dir) if run_dir is not None else []
     if own:
-        return ProgressImages(own, f"your run {run_dir}")
+        return ProgressImages(own, f"grids of your run {run_dir}")
     reference = reference_run_dir(phase, profile)
     grids = run_grids(reference)
     if not grids:
         return ProgressImages([], f"no grids: no run of the {phase} phase in the {profile!r} profile has written any yet")
     about = json.loads((reference / "run.json").read_text()) if (reference / "run.json").is_file() else {}
     words = f"`{about['command']}` on the {about['machine']}" if about else "the profile's recipe"
-    return ProgressImages(grids, f"a reference run of this profile's recipe ({words}), as TRAIN = True would write them")
+    return ProgressImages(grids, f"grids of a reference run of this profile's recipe ({words}), as TRAIN = True would write them")
 
 
 def pick_steps(grids: list[tuple[int, Path]], n_shown: int) -> list[tuple[int, Path]]:

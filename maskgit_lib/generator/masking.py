@@ -122,8 +122,9 @@ def label_dropout(batch_size: int, p: float, generator: torch.Generator | None =
 
     Drawn independently of the token mask, so the model learns the unconditional distribution at
     every masking level, the all-masked first step of decoding included: classifier-free guidance
-    (Ho & Salimans 2022) needs exactly that prediction. (The original project dropped the label
-    whenever almost all tokens were masked, tying the two.)
+    (Ho & Salimans 2022) needs exactly that prediction. (The original project hid ``int(γ(r)·B)`` labels
+    of each batch, the batch's own mask ratio, tying the two: labels went missing mostly when most
+    tokens were masked.)
     """
     return torch.rand(batch_size, generator=generator) < p
 
