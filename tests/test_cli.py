@@ -151,3 +151,13 @@ def test_both_phases_then_sample(tmp_path):
     assert "8 images in" in sample.stdout and out.is_file()
     wrong = run_cli("sample", "--checkpoint", ckpt, "--class", "dragons", "--out", str(out), env_extra=env)
     assert wrong.returncode == 2 and "unknown class 'dragons'; this model knows: pixel-art" in wrong.stderr
+    npz = tmp_path / "samples.npz"
+    saved = run_cli("sample", "--checkpoint", ckpt, "--n", "4", "--steps", "2", "--class", "pixel-art", "--out", str(npz), env_extra=env)
+    assert saved.returncode == 0, saved.stderr
+    with np.load(npz) as arrays:
+        assert arrays["images"].dtype == np.uint8 and arrays["images"].shape == (4, 32, 32, 3)
+        assert arrays["classes"].tolist() == ["pixel-art"] * 4
+    for extra, message in ((("--prompt", "a cat"), "is a class model, it reads no text"),
+                           (("--out", str(tmp_path / "grid.jpg")), "write a .png (a grid) or a .npz")):
+        wrong = run_cli("sample", "--checkpoint", ckpt, "--out", str(out), *extra, env_extra=env)
+        assert wrong.returncode == 2 and message in wrong.stderr and wrong.stderr.count("\n") == 1, wrong.stderr
