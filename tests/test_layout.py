@@ -20,7 +20,7 @@ from .conftest import REPO
 PACKAGE = REPO / "maskgit_lib"
 # The order the course teaches, and the only direction imports may take. The engine (the root's
 # modules) comes first: it serves every stage and imports none of them.
-STAGES = ["engine", "data", "tokenizer", "generator", "evaluation", "course", "cli"]
+STAGES = ["engine", "data", "tokenizer", "generator", "text", "evaluation", "course", "cli"]
 # What only the notebooks need, and the command line: no stage imports these.
 NOTEBOOK_ONLY = ("maskgit_lib.course", "maskgit_lib.cli")
 
