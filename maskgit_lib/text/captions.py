@@ -33,13 +33,14 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "dark": ("sunglasses", "dark glasses", "shades"),
     },
     "hat": {"yes": ("hat", "a hat", "headwear"), "no": ("no hat", "without a hat")},
-    "beard": {"yes": ("beard", "a beard", "facial hair"), "no": ("no beard", "a clean shaven face")},
-    "smiling": {"yes": ("smiling", "a smile", "a happy expression"), "no": ("no smile", "a serious expression")},
+    "beard": {"yes": ("beard", "a beard", "a bearded chin"), "no": ("no beard", "a clean shaven face")},
+    # no "smile" here: it is a word of the style "big smile"
+    "smiling": {"yes": ("smiling", "a grin", "a happy expression"), "no": ("not smiling", "a serious expression", "a straight face")},
     "skin_tone": {"*": ("{v} skin", "a {v} skin tone")},
     "clothing_colour": {"*": ("{v} clothes", "a {v} shirt", "{v} clothing")},
 }
 # In the terse form the negatives share one "no": "no glasses, hat or beard".
-NEGATIVE_NOUNS = {"glasses": "glasses", "hat": "hat", "beard": "beard", "smiling": "smile"}
+NEGATIVE_NOUNS = {"glasses": "glasses", "hat": "hat", "beard": "beard"}
 ATTRIBUTE_ORDER = ("hair", "glasses", "hat", "beard", "smiling", "skin_tone", "clothing_colour")
 
 
