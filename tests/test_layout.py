@@ -156,11 +156,12 @@ def test_a_wheel_carries_every_stage_and_the_profiles(tmp_path):
         "for stage in ('data', 'tokenizer', 'generator', 'text', 'evaluation', 'course', 'course.graders', 'cli'):\n"
         "    importlib.import_module('maskgit_lib.' + stage)\n"
         "from maskgit_lib.config import load_config\n"
-        "print(load_config('cpu').transformer.width, load_config('fast').data.image_size_px)\n"
+        "from maskgit_lib.data.attributes import captioned_attributes\n"  # the attribute map ships too
+        "print(load_config('cpu').transformer.width, load_config('fast').data.image_size_px, captioned_attributes()[0])\n"
     )
     out = subprocess.run([python, "-c", probe], cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == [str(load_config("cpu").transformer.width), str(load_config("fast").data.image_size_px)]
+    assert out.stdout.split() == [str(load_config("cpu").transformer.width), str(load_config("fast").data.image_size_px), "style"]
     assert (fresh / "bin" / "maskgit").exists(), "the wheel installs the `maskgit` command"
 
 

@@ -18,7 +18,6 @@ classifier-free guidance serve both.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -28,9 +27,7 @@ from maskgit_lib.checkpoint import CheckpointError, load_checkpoint
 from maskgit_lib.config import Config, config_from_dict
 from maskgit_lib.generator.transformer import TEXT_PHASE, Block, MaskGITTransformer, TokenLayout
 from maskgit_lib.text.encoder import PAD, TextEncoder
-
-if TYPE_CHECKING:
-    from maskgit_lib.text.vocabulary import Vocabulary
+from maskgit_lib.text.vocabulary import Vocabulary
 
 CONDITIONINGS = ("prefix", "cross_attention")
 
@@ -125,14 +122,12 @@ def load_text_transformer(
     path: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[TextConditionedTransformer, Config, Vocabulary]:
     """A trained text-conditioned Transformer (eval mode), its config and its word vocabulary."""
-    from maskgit_lib.text.vocabulary import Vocabulary
-
     payload = load_checkpoint(path)
     if payload.get("phase") != TEXT_PHASE:
         raise CheckpointError(f"{path} is a {payload.get('phase')!r} checkpoint, not a text-to-image Transformer: "
                               "sample a class model with --class (or without --prompt), or train one with transformer.condition: text")
     config = config_from_dict(payload["config"], source=str(path))
-    vocabulary = Vocabulary.from_list(payload["vocabulary"])
+    vocabulary = Vocabulary.from_list(payload["vocabulary"], max_words=config.text.max_words)
     state = payload["model"]
     codebook_size = state["head.weight"].shape[0]
     model = build_text_transformer(config, codebook_size, state["pos"].shape[1], len(vocabulary.words))

@@ -16,8 +16,9 @@ import torch
 from torch import nn
 
 from maskgit_lib.generator.transformer import Block
+from maskgit_lib.text.vocabulary import Vocabulary
 
-PAD = 0  # = maskgit_lib.text.vocabulary.Vocabulary.PAD
+PAD = Vocabulary.PAD  # 0, the word id of padding
 
 
 class TextEncoder(nn.Module):

@@ -24,14 +24,17 @@ import torch
 
 from maskgit_lib import distributed as ddp
 from maskgit_lib.config import Config, ConfigError
+from maskgit_lib.data.attributes import decode_attributes
 from maskgit_lib.data.batches import epoch_order
 from maskgit_lib.data.prepared import PreparedData
 from maskgit_lib.generator.decoding import maskgit_decode
 from maskgit_lib.generator.masking import label_dropout
 from maskgit_lib.generator.train import TransformerTrainer
 from maskgit_lib.generator.transformer import TEXT_PHASE
+from maskgit_lib.text.captions import make_caption
 from maskgit_lib.text.conditioned import TextConditionedTransformer, build_text_transformer
 from maskgit_lib.text.encoder import PAD
+from maskgit_lib.text.vocabulary import Vocabulary
 from maskgit_lib.trainer import check_resumable
 
 Caption = Callable[[dict[str, str], np.random.Generator], str]  # attributes, rng -> a caption
@@ -85,18 +88,17 @@ class TextTransformerTrainer(TransformerTrainer):
 
     def __init__(
         self, config: Config, data: PreparedData | None = None, run_dir: str | Path | None = None, progress: bool = True,
-        device: str | torch.device | None = None, log: Callable[[str], None] = print, vocabulary=None,
-        caption: Caption | None = None,
+        device: str | torch.device | None = None, log: Callable[[str], None] = print,
+        vocabulary: Vocabulary | None = None, caption: Caption = make_caption,
     ):
-        """``vocabulary`` (default: every word the caption grammar can emit) and ``caption`` (default
-        ``captions.make_caption``) can be replaced, e.g. by tests."""
+        """``vocabulary`` (default: every word the caption grammar can emit over the data set's
+        attributes) and ``caption`` can be replaced, e.g. by tests."""
         check_text_config(config)
         self.vocabulary, self.caption = vocabulary, caption
         super().__init__(config, data, run_dir, progress, device, log)
         names, values = self.data.attribute_names, self.data.attribute_values
-        n_images = len(self.data.train_attributes)
-        hidden = held_out_images(np.asarray(self.data.train_attributes), names, values,
-                                 parse_held_out(config.text.held_out, values))
+        n_images = len(self.tables["train"])
+        hidden = held_out_images(self.tables["train"], names, values, parse_held_out(config.text.held_out, values))
         hidden = np.concatenate([hidden, hidden])  # the token set holds every image twice, as it is and mirrored
         self.train_index = np.flatnonzero(~hidden)  # token rows training may use
         self.n_train = len(self.train_index)
@@ -108,19 +110,15 @@ class TextTransformerTrainer(TransformerTrainer):
 
     def build_model(self, codebook_size: int, n_tokens: int) -> TextConditionedTransformer:
         check_text_data(self.data)
+        self.tables = {"train": np.asarray(self.data.train_attributes), "val": np.asarray(self.data.val_attributes)}  # (N, A) read once
         if self.vocabulary is None:
-            from maskgit_lib.text.vocabulary import Vocabulary
-
-            self.vocabulary = Vocabulary.from_grammar(self.data.attribute_values)
-        if self.caption is None:
-            from maskgit_lib.text.captions import make_caption
-
-            self.caption = make_caption
+            self.vocabulary = Vocabulary.from_grammar(self.data.attribute_values, max_words=self.config.text.max_words)
         return build_text_transformer(self.config, codebook_size, n_tokens, len(self.vocabulary.words))
 
     def _captions(self, split: str, images: np.ndarray, rng: np.random.Generator) -> list[str]:
         """One fresh caption for each image index of ``split``, in order, from ``rng``."""
-        return [self.caption(self.data.describe(split, int(i)), rng) for i in images]
+        values = self.data.attribute_values
+        return [self.caption(decode_attributes(self.tables[split][i], values), rng) for i in images]
 
     def _batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """This rank's share of step ``step``'s global batch: token grids (B, N) and caption word ids (B, W)."""
@@ -129,7 +127,7 @@ class TextTransformerTrainer(TransformerTrainer):
         epoch, index = divmod(step, per_epoch)
         rows = self.train_index[epoch_order(self.n_train, self.cfg.seed, epoch)[index * size : (index + 1) * size].numpy()]
         rng = np.random.default_rng([self.cfg.seed, step])  # the whole global batch's captions: every rank agrees
-        words = self.vocabulary.encode_batch(self._captions("train", rows % len(self.data.train_attributes), rng))  # (B, W)
+        words = self.vocabulary.encode_batch(self._captions("train", rows % len(self.tables["train"]), rng))  # (B, W)
         share = ddp.local_share(self.cfg.batch_size)
         tokens = torch.from_numpy(self.tokens["train_tokens"][rows[share]].astype(np.int64)).flatten(1)  # (B, N)
         return tokens.to(self.device), words[share].to(self.device)
