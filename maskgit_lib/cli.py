@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--temperature", type=float, default=1.0)
     evaluate.add_argument("--randomness", type=float, default=4.5)
     evaluate.add_argument("--cfg", dest="cfg_scale", type=float, default=0.0)
+    evaluate.add_argument("--cfg-ramp", "--cfg_ramp", dest="cfg_ramp", action="store_true", help="text model: guidance ramped over the steps")
+    evaluate.add_argument("--classifier", help="text model: the attribute classifier that scores faithfulness "
+                                               "(default results/checkpoints/attributes-<profile>.ckpt)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--no-memorisation", dest="memorisation", action="store_false",
                           help="skip the memorisation check (nearest training images of the generated ones)")
@@ -326,7 +329,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from maskgit_lib.paths import results_dir
 
     options = {k: getattr(args, k) for k in ("n", "temperature", "randomness", "cfg_scale", "seed", "device", "memorisation",
-                                             "memorisation_train")}
+                                             "memorisation_train", "cfg_ramp", "classifier")}
     try:
         steps = [int(v) for v in args.steps.split(",") if v.strip()]
     except ValueError as err:
@@ -350,6 +353,15 @@ def _evaluate(args: argparse.Namespace) -> int:
         for row in report["rows"]:
             print(f"  {row['order']:<10} {row['schedule']:<8} {row['steps']:>3} steps  FID {row['fid']:7.2f}  "
                   f"{row['images_per_s']:8.1f} images/s")
+    elif report["phase"] == "transformer-text":
+        print(f"FID {report['fid']:.2f} (real-vs-real floor {report['fid_floor']:.2f}, n={report['n']}) -> {out}")
+        if report["faithfulness"] is None:
+            print(f"faithfulness: not scored, {report['faithfulness_note']}")
+        else:
+            faith = report["faithfulness"]
+            print(f"faithfulness: every requested attribute right in {faith['all_right']:.1%} of the images")
+            for name, row in faith["per_attribute"].items():
+                print(f"  {name:<16} {row['accuracy']:6.1%}  (n={row['n']})")
     elif report["phase"] == "vqgan":
         print(f"PSNR {report['psnr']:.2f} dB, usage {report['usage']:.1%}, rFID {report['rfid']:.2f} "
               f"(real-vs-real floor {report['fid_floor']:.2f}, n={report['n']}) -> {out}")

@@ -125,3 +125,25 @@ def test_other_data_sets_and_the_causal_baseline_are_refused(setup):
     for key, value, message in (("data__dataset", "folder", "needs captions"), ("transformer__causal", True, "autoregressive")):
         with pytest.raises(ConfigError, match=message):
             make(setup, "refused", **{key: value})
+
+
+def test_evaluate_reports_fid_and_faithfulness(setup):
+    from maskgit_lib.evaluation.attribute_classifier import (
+        save_attribute_classifier,
+        train_attribute_classifier,
+    )
+    from maskgit_lib.evaluation.evaluate import evaluate_checkpoint
+
+    config, data, root = setup
+    trainer = make(setup, "evaluate")
+    trainer.fit(2)
+    path = root / "evaluate" / "checkpoints" / "last.ckpt"
+    classifier, _ = train_attribute_classifier(data, names=data.attribute_names, steps=2, batch_size=8, channels=8)
+    classifier_path = save_attribute_classifier(classifier, root / "attributes.ckpt")
+    report = evaluate_checkpoint(path, n=6, steps=2, device="cpu", progress=False, classifier=str(classifier_path))
+    assert report["phase"] == "transformer-text" and report["fid"] > 0 and report["fid_floor"] > 0
+    faith = report["faithfulness"]
+    assert faith["n_images"] == 6 and 0 <= faith["all_right"] <= 1 and "style" in faith["per_attribute"]
+    assert all(row["n"] <= 6 for row in faith["per_attribute"].values())
+    missing = evaluate_checkpoint(path, n=6, steps=2, device="cpu", progress=False, classifier=str(root / "none.ckpt"))
+    assert missing["faithfulness"] is None and "train one" in missing["faithfulness_note"]
