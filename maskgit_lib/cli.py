@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                                            "(default: the shipped one, trained on avatars)")
     train.add_argument("--autoregressive", action="store_true", default=None,
                        help="with --phase transformer: the causal, raster-order baseline instead of MaskGIT")
+    train.add_argument("--condition", choices=("class", "text"),
+                       help="with --phase transformer: condition on the class or on a caption (notebook 08; = transformer.condition)")
     train.add_argument("--max_epochs", "--max-epochs", dest="max_epochs", type=int, help="train this many epochs (overrides max_steps)")
     train.add_argument("--max-steps", "--max_steps", dest="max_steps", type=int, help="train until this step")
     train.add_argument("--ckpt_path", "--ckpt-path", dest="ckpt_path", help="resume from this checkpoint")
@@ -68,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=_train)
 
     sample = commands.add_parser("sample", help="generate images with a trained Transformer and its tokenizer")
-    sample.add_argument("--checkpoint", required=True, help="a Transformer checkpoint (phase transformer)")
+    sample.add_argument("--checkpoint", required=True, help="a Transformer checkpoint (class or text model)")
     sample.add_argument("--n", type=int, default=64, help="how many images")
     sample.add_argument("--steps", type=int, default=12, help="decoding steps (MaskGIT)")
     sample.add_argument("--schedule", default="cosine", help="masking schedule for decoding")
@@ -77,9 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--temperature", type=float, default=1.0, help="divides the logits")
     sample.add_argument("--randomness", type=float, default=4.5, help="Gumbel noise on the confidences, annealed to 0")
     sample.add_argument("--cfg", dest="cfg_scale", type=float, default=0.0, help="classifier-free guidance scale")
-    sample.add_argument("--class", dest="class_name", help="one class for every image (default: classes in turn)")
+    sample.add_argument("--cfg-ramp", "--cfg_ramp", dest="cfg_ramp", action="store_true",
+                        help="raise the guidance scale linearly over the steps, up to --cfg at the last (Muse)")
+    sample.add_argument("--class", dest="class_name", help="class model: one class for every image (default: classes in turn)")
+    sample.add_argument("--prompt", action="append",
+                        help='text model: what to draw, e.g. "a pixel-art avatar with dark glasses"; repeat for several '
+                             '(images take them in turn); "" samples unconditionally')
+    sample.add_argument("--negative-prompt", "--negative_prompt", dest="negative_prompt",
+                        help="text model: what guidance pushes away from, in place of the empty caption (needs --cfg)")
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--out", required=True, help="the PNG grid to write")
+    sample.add_argument("--out", required=True,
+                        help="grid.png: the images in a grid; samples.npz: the uint8 images (n, H, W, 3) and their prompts or classes")
     sample.set_defaults(run=_sample)
 
     evaluate = commands.add_parser("evaluate", help="score a checkpoint: PSNR/rFID/usage (tokenizer) or generation FID (Transformer)")
@@ -91,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--temperature", type=float, default=1.0)
     evaluate.add_argument("--randomness", type=float, default=4.5)
     evaluate.add_argument("--cfg", dest="cfg_scale", type=float, default=0.0)
+    evaluate.add_argument("--cfg-ramp", "--cfg_ramp", dest="cfg_ramp", action="store_true", help="text model: guidance ramped over the steps")
+    evaluate.add_argument("--classifier", help="text model: the attribute classifier that scores faithfulness "
+                                               "(default results/checkpoints/attributes-<profile>.ckpt)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--no-memorisation", dest="memorisation", action="store_false",
                           help="skip the memorisation check (nearest training images of the generated ones)")
@@ -162,10 +175,13 @@ def train_config(args: argparse.Namespace) -> Config:
 
     if args.tokenizer and args.phase != "transformer":
         raise ConfigError("--tokenizer is only for --phase transformer (the tokenizer it trains on); drop it here")
+    if args.condition and args.phase != "transformer":
+        raise ConfigError("--condition is only for --phase transformer (what the Transformer is conditioned on); drop it here")
     section = f"train_{args.phase}"
     overrides = {f"{section}.precision": args.precision, f"{section}.compile": args.compile, f"{section}.max_steps": args.max_steps,
                  f"{section}.channels_last": args.channels_last,
                  "transformer.causal": args.autoregressive, "transformer.tokenizer": _absolute(args.tokenizer),
+                 "transformer.condition": args.condition,
                  "data.dataset": args.dataset, "data.path": _absolute(args.path), "data.image_size_px": args.image_size_px}
     config = load_config(args.profile, args.config_file, overrides)
     if args.path and config.data.dataset != "folder":
@@ -182,10 +198,14 @@ def _train(args: argparse.Namespace) -> int:
     from maskgit_lib.data.batches import steps_per_epoch
     from maskgit_lib.data.prepared import prepare_data
     from maskgit_lib.generator.train import check_tokenizer_fits, train_transformer
+    from maskgit_lib.text.train import check_text_config, train_text_transformer
     from maskgit_lib.tokenizer.train import train_vqgan
 
     section = f"train_{args.phase}"
     config = train_config(args)
+    text = args.phase == "transformer" and config.transformer.condition == "text"
+    if text:
+        check_text_config(config)  # before the data set is prepared
     max_steps = None
     ddp.setup_from_env()  # under torchrun: join the process group (one rank per GPU / process)
     if args.max_epochs is not None:
@@ -196,7 +216,7 @@ def _train(args: argparse.Namespace) -> int:
         copies = 2 if args.phase == "transformer" else 1  # the Transformer also sees every image mirrored
         global_batch = getattr(config, section).batch_size * ddp.world_size()
         max_steps = args.max_epochs * copies * steps_per_epoch(data, global_batch)
-    train = train_vqgan if args.phase == "vqgan" else train_transformer
+    train = train_vqgan if args.phase == "vqgan" else train_text_transformer if text else train_transformer
     try:
         train(config, ckpt_path=args.ckpt_path, max_steps=max_steps, run_dir=args.run_dir, progress=not args.no_progress)
     finally:
@@ -211,34 +231,94 @@ def _sample(args: argparse.Namespace) -> int:
     import torch
 
     from maskgit_lib.checkpoint import load_checkpoint
-    from maskgit_lib.figures import image_grid, save_image
     from maskgit_lib.generator.decoding import autoregressive_decode, maskgit_decode
     from maskgit_lib.generator.train import tokenizer_path
-    from maskgit_lib.generator.transformer import load_transformer
+    from maskgit_lib.generator.transformer import TEXT_PHASE, load_transformer
     from maskgit_lib.tokenizer.vqgan import load_vqgan
 
-    model, config = load_transformer(args.checkpoint)
-    class_names = load_checkpoint(args.checkpoint).get("class_names") or []
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".npz"):
+        raise ConfigError(f"--out {args.out}: write a .png (a grid) or a .npz (uint8 images and their prompts or classes)")
+    payload = load_checkpoint(args.checkpoint)
+    text = payload.get("phase") == TEXT_PHASE
+    del payload
+    if text:
+        model, config, condition, negative, names = _text_condition(args)
+    else:
+        if args.prompt is not None or args.negative_prompt is not None:
+            raise ConfigError(f"{args.checkpoint} is a class model, it reads no text: drop --prompt/--negative-prompt "
+                              "(use --class NAME), or give a text model's checkpoint (maskgit train --condition text)")
+        model, config = load_transformer(args.checkpoint)
+        condition, negative, names = _class_condition(args, load_checkpoint(args.checkpoint).get("class_names") or [])
     tokenizer, _ = load_vqgan(tokenizer_path(config))
+    started = time.perf_counter()
+    if model.causal:
+        tokens = autoregressive_decode(model, args.n, condition, temperature=args.temperature, seed=args.seed)
+    else:
+        tokens, _ = maskgit_decode(model, args.n, condition, steps=args.steps, schedule=args.schedule, order=args.order,
+                                   temperature=args.temperature, randomness=args.randomness, cfg_scale=args.cfg_scale,
+                                   seed=args.seed, negative=negative, cfg_ramp=args.cfg_ramp)
+    side = int(round(tokens.shape[1] ** 0.5))
+    with torch.no_grad():
+        images = tokenizer.decode_tokens(tokens.view(-1, side, side))
+    seconds = time.perf_counter() - started
+    path = _write_samples(out, images, names, "prompts" if text else "classes", args)
+    print(f"{args.n} images in {seconds:.1f} s ({args.n / seconds:.1f} images/s) -> {path}")
+    return 0
+
+
+def _class_condition(args: argparse.Namespace, class_names: list[str]):
+    """Labels (n,) for a class model: one class, or the classes in turn; and each image's class name."""
+    import torch
+
     if args.class_name is not None:
         if args.class_name not in class_names:
             raise ConfigError(f"unknown class {args.class_name!r}; this model knows: {', '.join(class_names)}")
         labels = torch.full((args.n,), class_names.index(args.class_name))
     else:
         labels = torch.arange(args.n) % max(len(class_names), 1)
-    started = time.perf_counter()
-    if model.causal:
-        tokens = autoregressive_decode(model, args.n, labels, temperature=args.temperature, seed=args.seed)
-    else:
-        tokens, _ = maskgit_decode(model, args.n, labels, steps=args.steps, schedule=args.schedule, order=args.order,
-                                   temperature=args.temperature, randomness=args.randomness, cfg_scale=args.cfg_scale,
-                                   seed=args.seed)
-    side = int(round(tokens.shape[1] ** 0.5))
-    images = tokenizer.decode_tokens(tokens.view(-1, side, side))
-    seconds = time.perf_counter() - started
-    path = save_image(image_grid(images, n_cols=8), Path(args.out), scale=3)
-    print(f"{args.n} images in {seconds:.1f} s ({args.n / seconds:.1f} images/s) -> {path}")
-    return 0
+    return labels, None, [class_names[i] if class_names else str(i) for i in labels.tolist()]
+
+
+def _text_condition(args: argparse.Namespace):
+    """A text model, its config, the word ids (n, W) of the prompts in turn, the negative prompt's (1, W) or
+    None, and each image's prompt."""
+    from maskgit_lib.text.conditioned import load_text_transformer
+    from maskgit_lib.text.vocabulary import PromptError
+
+    if args.class_name is not None:
+        raise ConfigError(f"{args.checkpoint} is a text-to-image model, it knows no classes: describe the image with "
+                          f'--prompt "…" instead of --class {args.class_name}')
+    if not args.prompt:
+        raise ConfigError(f'{args.checkpoint} is a text-to-image model: say what to draw with --prompt "…" '
+                          '(--prompt "" samples unconditionally)')
+    if args.negative_prompt is not None and not args.cfg_scale:
+        raise ConfigError("--negative-prompt acts through guidance: add --cfg S (e.g. --cfg 2)")
+    model, config, vocabulary = load_text_transformer(args.checkpoint)
+    prompts = [args.prompt[i % len(args.prompt)] for i in range(args.n)]
+    try:
+        words = vocabulary.encode_batch(prompts)  # (n, W)
+        negative = vocabulary.encode_batch([args.negative_prompt]) if args.negative_prompt is not None else None
+    except PromptError as err:
+        raise ConfigError(str(err)) from None
+    if any(not p.strip() for p in args.prompt):
+        print("note: an empty --prompt samples unconditionally (the empty caption)")
+    return model, config, words, negative, prompts
+
+
+def _write_samples(out, images, names: list[str], kind: str, args: argparse.Namespace):
+    """A PNG grid, or an .npz with the uint8 images (n, H, W, 3) and what each was asked for."""
+    import numpy as np
+
+    from maskgit_lib.figures import image_grid, save_image, to_uint8
+
+    if out.suffix.lower() == ".png":
+        return save_image(image_grid(images, n_cols=8), out, scale=3)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, images=to_uint8(images), **{kind: np.array(names)},
+                        negative_prompt=np.array(args.negative_prompt or ""), cfg_scale=np.array(args.cfg_scale),
+                        checkpoint=np.array(str(args.checkpoint)), seed=np.array(args.seed))
+    return out
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -249,7 +329,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from maskgit_lib.paths import results_dir
 
     options = {k: getattr(args, k) for k in ("n", "temperature", "randomness", "cfg_scale", "seed", "device", "memorisation",
-                                             "memorisation_train")}
+                                             "memorisation_train", "cfg_ramp", "classifier")}
     try:
         steps = [int(v) for v in args.steps.split(",") if v.strip()]
     except ValueError as err:
@@ -273,6 +353,15 @@ def _evaluate(args: argparse.Namespace) -> int:
         for row in report["rows"]:
             print(f"  {row['order']:<10} {row['schedule']:<8} {row['steps']:>3} steps  FID {row['fid']:7.2f}  "
                   f"{row['images_per_s']:8.1f} images/s")
+    elif report["phase"] == "transformer-text":
+        print(f"FID {report['fid']:.2f} (real-vs-real floor {report['fid_floor']:.2f}, n={report['n']}) -> {out}")
+        if report["faithfulness"] is None:
+            print(f"faithfulness: not scored, {report['faithfulness_note']}")
+        else:
+            faith = report["faithfulness"]
+            print(f"faithfulness: every requested attribute right in {faith['all_right']:.1%} of the images")
+            for name, row in faith["per_attribute"].items():
+                print(f"  {name:<16} {row['accuracy']:6.1%}  (n={row['n']})")
     elif report["phase"] == "vqgan":
         print(f"PSNR {report['psnr']:.2f} dB, usage {report['usage']:.1%}, rFID {report['rfid']:.2f} "
               f"(real-vs-real floor {report['fid_floor']:.2f}, n={report['n']}) -> {out}")

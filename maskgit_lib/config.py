@@ -153,6 +153,26 @@ class TransformerConfig:
     label_smoothing: float = 0.1
     class_dropout: float = 0.1  # share of examples trained unconditionally, for classifier-free guidance
     loss_on_all_tokens: bool = False  # default: loss on the masked tokens only
+    condition: Literal["class", "text"] = "class"  # text: a caption conditions the image (the ``text`` section)
+
+
+@dataclass
+class TextConfig:
+    """Text conditioning (notebook 08, ``maskgit_lib.text``), used when ``transformer.condition`` is text.
+
+    Captions are drawn from each image's attributes, a fresh one per image per step; the words are
+    embedded by a small encoder learned with the generator (no pretrained one is reachable offline).
+    """
+
+    max_words: int = 16  # longest caption, in words (the prompt is padded to it)
+    encoder_layers: int = 1  # Transformer layers over the word embeddings (0: the embeddings alone)
+    # prefix: [caption words | image tokens] in one bidirectional sequence (the words never masked, no
+    # loss on them); cross_attention: image tokens attend to the words in an extra layer per block (Muse)
+    conditioning: Literal["prefix", "cross_attention"] = "prefix"
+    caption_dropout: float = 0.1  # share of examples trained with the empty caption, for guidance
+    # attribute combinations never shown in training (compositional generalisation), each a list of
+    # "attribute=value" strings, e.g. [["style=micah", "glasses=dark"]]: every image with all of them is left out
+    held_out: list[list[str]] = field(default_factory=list)
 
 
 @dataclass
@@ -195,6 +215,7 @@ class Config:
     train_vqgan: TrainConfig = field(default_factory=TrainConfig)
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
     train_transformer: TrainConfig = field(default_factory=TrainConfig)
+    text: TextConfig = field(default_factory=TextConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -151,3 +151,47 @@ def test_both_phases_then_sample(tmp_path):
     assert "8 images in" in sample.stdout and out.is_file()
     wrong = run_cli("sample", "--checkpoint", ckpt, "--class", "dragons", "--out", str(out), env_extra=env)
     assert wrong.returncode == 2 and "unknown class 'dragons'; this model knows: pixel-art" in wrong.stderr
+    npz = tmp_path / "samples.npz"
+    saved = run_cli("sample", "--checkpoint", ckpt, "--n", "4", "--steps", "2", "--class", "pixel-art", "--out", str(npz), env_extra=env)
+    assert saved.returncode == 0, saved.stderr
+    with np.load(npz) as arrays:
+        assert arrays["images"].dtype == np.uint8 and arrays["images"].shape == (4, 32, 32, 3)
+        assert arrays["classes"].tolist() == ["pixel-art"] * 4
+    for extra, message in ((("--prompt", "a cat"), "is a class model, it reads no text"),
+                           (("--out", str(tmp_path / "grid.jpg")), "write a .png (a grid) or a .npz")):
+        wrong = run_cli("sample", "--checkpoint", ckpt, "--out", str(out), *extra, env_extra=env)
+        assert wrong.returncode == 2 and message in wrong.stderr and wrong.stderr.count("\n") == 1, wrong.stderr
+
+
+def test_text_model_trains_samples_and_says_what_is_wrong_in_one_line(tmp_path):
+    """--condition text on the fast profile (the shipped fast tokenizer), then sample --prompt: .npz
+    with the prompts, guidance with a negative prompt, and one-line errors for what cannot work."""
+    env = {"MASKGIT_DATA_DIR": str(tmp_path / "data"), "OMP_NUM_THREADS": "1"}
+    trained = run_cli("train", "--phase", "transformer", "--condition", "text", "--profile", "fast", "--max-steps", "3",
+                      "--run-dir", str(tmp_path / "text"), "--no-progress", env_extra=env)
+    assert trained.returncode == 0, trained.stderr
+    assert "transformer-text: step 3, val loss" in trained.stdout
+    ckpt = str(tmp_path / "text" / "checkpoints" / "last.ckpt")
+    npz = tmp_path / "samples.npz"
+    prompts = ("a pixel-art avatar with dark glasses", "a micah avatar")
+    sampled = run_cli("sample", "--checkpoint", ckpt, "--n", "4", "--steps", "2", "--prompt", prompts[0], "--prompt", prompts[1],
+                      "--negative-prompt", "hat", "--cfg", "2", "--cfg-ramp", "--out", str(npz), env_extra=env)
+    assert sampled.returncode == 0, sampled.stderr
+    with np.load(npz) as arrays:
+        assert arrays["images"].dtype == np.uint8 and arrays["images"].shape == (4, 32, 32, 3)
+        assert arrays["prompts"].tolist() == [prompts[0], prompts[1]] * 2 and str(arrays["negative_prompt"]) == "hat"
+    empty = run_cli("sample", "--checkpoint", ckpt, "--n", "2", "--steps", "2", "--prompt", "", "--out", str(tmp_path / "u.png"),
+                    env_extra=env)
+    assert empty.returncode == 0 and "samples unconditionally" in empty.stdout
+    for extra, message in (
+        (("--prompt", "a purple dragon"), "'dragon' (nearest:"),
+        (("--prompt", " ".join(["glasses"] * 17)), "at most 16"),
+        (("--class", "micah"), "is a text-to-image model, it knows no classes"),
+        ((), 'say what to draw with --prompt "…"'),
+        (("--prompt", "glasses", "--negative-prompt", "hat"), "add --cfg S"),
+    ):
+        wrong = run_cli("sample", "--checkpoint", ckpt, "--out", str(tmp_path / "x.png"), *extra, env_extra=env)
+        assert wrong.returncode == 2 and message in wrong.stderr and wrong.stderr.count("\n") == 1, (extra, wrong.stderr)
+    as_class = run_cli("evaluate", "--checkpoint", str(tmp_path / "text" / "checkpoints" / "last.ckpt"), "--steps", "2,4",
+                       env_extra=env)
+    assert as_class.returncode == 2 and "for class models" in as_class.stderr

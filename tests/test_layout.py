@@ -1,5 +1,5 @@
 """The package's layout (issue #20): a folder per course stage, the shared engine at the root, and
-imports that run one way, data → tokenizer → generator → evaluation → course → cli.
+imports that run one way, data → tokenizer → generator → text → evaluation → course → cli.
 
 The imports are read from the source (``ast``), not executed, so a function-local import counts like a
 top-level one; only ``if TYPE_CHECKING:`` blocks (annotations, never run) are exempt.
@@ -20,7 +20,7 @@ from .conftest import REPO
 PACKAGE = REPO / "maskgit_lib"
 # The order the course teaches, and the only direction imports may take. The engine (the root's
 # modules) comes first: it serves every stage and imports none of them.
-STAGES = ["engine", "data", "tokenizer", "generator", "evaluation", "course", "cli"]
+STAGES = ["engine", "data", "tokenizer", "generator", "text", "evaluation", "course", "cli"]
 # What only the notebooks need, and the command line: no stage imports these.
 NOTEBOOK_ONLY = ("maskgit_lib.course", "maskgit_lib.cli")
 
@@ -153,14 +153,15 @@ def test_a_wheel_carries_every_stage_and_the_profiles(tmp_path):
     probe = (
         "import importlib, maskgit_lib\n"
         f"assert maskgit_lib.__file__.startswith({str(fresh)!r}), maskgit_lib.__file__\n"
-        "for stage in ('data', 'tokenizer', 'generator', 'evaluation', 'course', 'course.graders', 'cli'):\n"
+        "for stage in ('data', 'tokenizer', 'generator', 'text', 'evaluation', 'course', 'course.graders', 'cli'):\n"
         "    importlib.import_module('maskgit_lib.' + stage)\n"
         "from maskgit_lib.config import load_config\n"
-        "print(load_config('cpu').transformer.width, load_config('fast').data.image_size_px)\n"
+        "from maskgit_lib.data.attributes import captioned_attributes\n"  # the attribute map ships too
+        "print(load_config('cpu').transformer.width, load_config('fast').data.image_size_px, captioned_attributes()[0])\n"
     )
     out = subprocess.run([python, "-c", probe], cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == [str(load_config("cpu").transformer.width), str(load_config("fast").data.image_size_px)]
+    assert out.stdout.split() == [str(load_config("cpu").transformer.width), str(load_config("fast").data.image_size_px), "style"]
     assert (fresh / "bin" / "maskgit").exists(), "the wheel installs the `maskgit` command"
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from maskgit_lib.data import attributes
 from maskgit_lib.progress import progress_bar
 
 SUPERSAMPLE = 2  # render at 2x the target size, then downsample
@@ -75,10 +76,25 @@ def avatar_seed(seed: int, split: str, index: int | str) -> str:
 
 def render_avatar(style: str, seed_string: str, image_size_px: int) -> np.ndarray:
     """Render one avatar on a white background. Returns (H, W, 3) uint8."""
-    import resvg_py
     from dicebear import Avatar
 
-    svg = Avatar(_style(style), {"seed": seed_string}).to_string()
+    return _rasterise(Avatar(_style(style), {"seed": seed_string}).to_string(), image_size_px)
+
+
+def render_described_avatar(style: str, seed_string: str, image_size_px: int) -> tuple[np.ndarray, dict[str, str]]:
+    """Render one avatar and describe it from the same resolved options (one DiceBear pass).
+
+    Returns the (H, W, 3) uint8 image and its shared attributes (``attributes.describe_options``).
+    """
+    from dicebear import Avatar
+
+    resolved = Avatar(_style(style), {"seed": seed_string}).to_json()  # {"svg", "options"}
+    return _rasterise(resolved["svg"], image_size_px), attributes.describe_options(style, resolved["options"])
+
+
+def _rasterise(svg: str, image_size_px: int) -> np.ndarray:
+    import resvg_py
+
     big = image_size_px * SUPERSAMPLE
     png = resvg_py.svg_to_bytes(svg_string=svg, width=big, height=big, background="white")
     image = Image.open(io.BytesIO(bytes(png))).convert("RGB")
@@ -86,14 +102,16 @@ def render_avatar(style: str, seed_string: str, image_size_px: int) -> np.ndarra
     return np.asarray(image, dtype=np.uint8)
 
 
-def _render_chunk(args: tuple[list[str], int, str, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _render_chunk(args: tuple[list[str], int, str, int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     styles, seed, split, start, stop, image_size_px = args
     labels = np.arange(start, stop) % len(styles)  # (n,) balanced classes, interleaved
-    images = [
-        render_avatar(styles[label], avatar_seed(seed, split, index), image_size_px)
-        for index, label in zip(range(start, stop), labels, strict=True)
-    ]
-    return np.stack(images), labels.astype(np.int64)  # (n, H, W, 3), (n,)
+    values = attributes.attribute_values(styles)
+    images, rows = [], []
+    for index, label in zip(range(start, stop), labels, strict=True):
+        image, described = render_described_avatar(styles[label], avatar_seed(seed, split, index), image_size_px)
+        images.append(image)
+        rows.append(attributes.encode_attributes(described, values))
+    return np.stack(images), labels.astype(np.int64), np.stack(rows)  # (n, H, W, 3), (n,), (n, A) int16
 
 
 def render_split(
@@ -104,8 +122,10 @@ def render_split(
     split: str,
     progress: bool = True,
     workers: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Render ``n_images`` avatars, classes in turn. Returns images (N, H, W, 3) uint8, labels (N,).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Render ``n_images`` avatars, classes in turn. Returns images (N, H, W, 3) uint8, labels (N,)
+    and attributes (N, A) int16: value indices of ``attributes.attribute_values(styles)``, -1 where
+    an avatar does not show the attribute.
 
     The result depends only on the arguments, never on ``workers``: every image has its own seed.
     """
@@ -127,7 +147,7 @@ def render_split(
             chunks = list(progress_bar(pool.map(_render_chunk, tasks), progress, desc, total=len(tasks)))
     if not chunks:
         raise ValueError("n_images must be at least 1")
-    return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
+    return tuple(np.concatenate([c[k] for c in chunks]) for k in range(3))
 
 
 def renderer_versions() -> dict[str, str]:

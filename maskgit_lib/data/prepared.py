@@ -6,7 +6,8 @@ only converts and flips.
 
 Layout of one prepared set: ``data/cache/<dataset>-<size>px-<key>/`` holding ``train_images.npy``
 (N, H, W, 3) uint8, ``train_labels.npy`` (N,) int64, the same for ``val``, and ``meta.json`` (the
-arguments, class names, counts, licences). ``<key>`` hashes the arguments, so another image size
+arguments, class names, counts, licences). Avatars also keep ``train_attributes.npy`` (N, A) int16:
+what each avatar shows (``data/attributes.py``), read from the same DiceBear pass that drew it. ``<key>`` hashes the arguments, so another image size
 or seed gets its own folder and a second call with the same arguments reuses the cache.
 """
 
@@ -16,19 +17,20 @@ import hashlib
 import json
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from maskgit_lib.config import DataConfig
-from maskgit_lib.data import avatars, folders, kaggle_source
+from maskgit_lib.data import attributes, avatars, folders, kaggle_source
 from maskgit_lib.paths import data_dir
 
 DATASETS = ("avatars", "celebrity-faces", "celeba", "folder")
 SPLITS = ("train", "val")
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: avatars record their attributes
 
 
 class DataError(ValueError):
@@ -45,6 +47,8 @@ class PreparedData:
     train_labels: np.ndarray  # (N,) int64
     val_images: np.ndarray  # (M, H, W, 3) uint8
     val_labels: np.ndarray  # (M,) int64
+    # split -> (N, A) int16 value indices of every recorded attribute, -1 where not defined (avatars only)
+    recorded_attributes: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def class_names(self) -> list[str]:
@@ -58,6 +62,43 @@ class PreparedData:
         if name not in SPLITS:
             raise DataError(f"unknown split {name!r}; use 'train' or 'val'")
         return (self.train_images, self.train_labels) if name == "train" else (self.val_images, self.val_labels)
+
+    @cached_property
+    def attribute_names(self) -> list[str]:
+        """The attributes captions name (``captioned`` in attribute_map.yaml); [] without attributes."""
+        recorded = self.meta.get("attributes", {}).get("names", [])
+        return [name for name in recorded if name in attributes.captioned_attributes()]
+
+    @property
+    def attribute_values(self) -> dict[str, list[str]]:
+        """Each captioned attribute's values, in the index order of the attribute arrays."""
+        values = self.meta.get("attributes", {}).get("values", {})
+        return {name: list(values[name]) for name in self.attribute_names}
+
+    @cached_property
+    def train_attributes(self) -> np.ndarray | None:
+        """(N, A) int16, the captioned attributes of the training images; None without attributes."""
+        return self.attribute_table("train") if self.recorded_attributes else None
+
+    @cached_property
+    def val_attributes(self) -> np.ndarray | None:
+        return self.attribute_table("val") if self.recorded_attributes else None
+
+    def attribute_table(self, split: str, names: list[str] | None = None) -> np.ndarray:
+        """(N, len(names)) int16 columns of the recorded attributes (default: the captioned ones)."""
+        if not self.recorded_attributes:
+            raise DataError(f"{self.folder.name} records no attributes (only the avatars data set does); prepare avatars for text")
+        self.split(split)  # a clear error for an unknown split
+        recorded = self.meta["attributes"]["names"]
+        columns = [recorded.index(name) for name in (names if names is not None else self.attribute_names)]
+        return np.asarray(self.recorded_attributes[split][:, columns])
+
+    def describe(self, split: str, index: int) -> dict[str, str]:
+        """The captioned attributes of one image as words, only those it shows: ``{"style": "micah", ...}``."""
+        table = self.train_attributes if split == "train" else self.val_attributes
+        if table is None:
+            raise DataError(f"{self.folder.name} records no attributes (only the avatars data set does); prepare avatars for text")
+        return attributes.decode_attributes(table[index], self.attribute_values)
 
     def class_counts(self, split: str = "train") -> dict[str, int]:
         labels = self.split(split)[1]
@@ -73,6 +114,7 @@ def cache_spec(cfg: DataConfig) -> dict[str, Any]:
     if cfg.dataset == "avatars":
         spec |= {"styles": list(cfg.styles), "n_train": cfg.n_train, "n_val": cfg.n_val, "seed": cfg.seed}
         spec["renderer"] = avatars.renderer_versions()
+        spec["attribute_map"] = attributes.map_digest()
     else:
         spec |= {"val_fraction": cfg.val_fraction, "seed": cfg.seed, "max_images": cfg.max_images}
         if cfg.dataset == "folder":
@@ -109,7 +151,8 @@ def load_prepared(folder: str | Path) -> PreparedData:
         raise DataError(f"{folder} is not a prepared data set; run: maskgit prepare-data")
     meta = json.loads(meta_path.read_text())
     arrays = {f"{s}_{k}": np.load(folder / f"{s}_{k}.npy", mmap_mode="r") for s in SPLITS for k in ("images", "labels")}
-    return PreparedData(folder=folder, meta=meta, **arrays)
+    recorded = {s: np.load(folder / f"{s}_attributes.npy", mmap_mode="r") for s in SPLITS if (folder / f"{s}_attributes.npy").is_file()}
+    return PreparedData(folder=folder, meta=meta, recorded_attributes=recorded, **arrays)
 
 
 def list_prepared() -> list[PreparedData]:
@@ -145,10 +188,10 @@ def _build_avatars(cfg: DataConfig, progress: bool) -> tuple[dict[str, np.ndarra
     arrays = {}
     for split, n in (("train", cfg.n_train), ("val", cfg.n_val)):
         try:
-            imgs, labels = avatars.render_split(cfg.styles, n, cfg.image_size_px, cfg.seed, split, progress)
+            imgs, labels, described = avatars.render_split(cfg.styles, n, cfg.image_size_px, cfg.seed, split, progress)
         except avatars.UnknownStyleError as err:
             raise DataError(str(err)) from None
-        arrays[f"{split}_images"], arrays[f"{split}_labels"] = imgs, labels
+        arrays[f"{split}_images"], arrays[f"{split}_labels"], arrays[f"{split}_attributes"] = imgs, labels, described
     meta = {
         "dataset": "avatars",
         "image_size_px": cfg.image_size_px,
@@ -158,6 +201,7 @@ def _build_avatars(cfg: DataConfig, progress: bool) -> tuple[dict[str, np.ndarra
         "seed_string_pattern": avatars.avatar_seed(cfg.seed, "<split>", "<index>"),
         "licences": [avatars.style_licence(s) for s in cfg.styles],
         "renderer": avatars.renderer_versions(),
+        "attributes": {"names": attributes.attribute_names(), "values": attributes.attribute_values(cfg.styles)},
     }
     return arrays, meta
 

@@ -227,6 +227,14 @@ def evaluate_checkpoint(path: str | Path, **options: Any) -> dict[str, Any]:
         options = {k: v for k, v in options.items() if k in ("n", "device", "progress")}
         return evaluate_tokenizer(path, **options)
     steps, schedule, order = options.pop("steps", 12), options.pop("schedule", "cosine"), options.pop("order", "confidence")
+    if phase == "transformer-text":  # FID and faithfulness, from validation captions
+        from maskgit_lib.evaluation.text_eval import evaluate_text_transformer
+
+        if any(isinstance(v, tuple | list) for v in (steps, schedule, order)):
+            raise ValueError("an ablation table (several --steps/--schedule/--order) is for class models; give one of each")
+        options = {k: v for k, v in options.items() if k not in ("memorisation", "memorisation_train")}
+        return evaluate_text_transformer(path, steps=steps, schedule=schedule, order=order, **options)
+    options = {k: v for k, v in options.items() if k not in ("classifier", "cfg_ramp")}
     if any(isinstance(v, tuple | list) for v in (steps, schedule, order)):  # an ablation table: FIDs only
         options = {k: v for k, v in options.items() if k not in ("memorisation", "memorisation_train")}
         as_tuple = lambda v: tuple(v) if isinstance(v, tuple | list) else (v,)  # noqa: E731

@@ -60,17 +60,25 @@ def gumbel_noise(shape: torch.Size, generator: torch.Generator | None = None, de
     return -torch.log((-torch.log(uniform)).clamp_min(1e-20))
 
 
-def guided_logits(model: MaskGITTransformer, tokens: torch.Tensor, labels: torch.Tensor | None, cfg_scale: float) -> torch.Tensor:
+def guided_logits(
+    model: MaskGITTransformer, tokens: torch.Tensor, labels: torch.Tensor | None, cfg_scale: float,
+    negative: torch.Tensor | None = None,
+) -> torch.Tensor:
     """The model's logits (B, N, K), with classifier-free guidance (Ho & Salimans 2022) when ``cfg_scale`` > 0.
 
     ℓ = ℓ_c + s·(ℓ_c − ℓ_u): the conditional prediction pushed away from the unconditional one
     (the same model with the "no class" token), which sharpens what is typical of the class. It
     costs a second forward pass, and works only because training dropped labels at random.
+
+    ``labels`` is whatever the model takes as its condition: class labels (B,) for a class model,
+    caption word ids (B, W) for a text model (``maskgit_lib.text``), ``None`` for none. A
+    ``negative`` condition (a negative prompt, "… with glasses") takes the place of the unconditional
+    prediction: ℓ = ℓ_c + s·(ℓ_c − ℓ_neg) pushes away from what it describes.
     """
     logits = model(tokens, labels).float()  # (B, N, K)
-    if cfg_scale and labels is not None:
-        unconditional = model(tokens, None).float()
-        logits = logits + cfg_scale * (logits - unconditional)  # push away from the unconditional prediction
+    if cfg_scale and (labels is not None or negative is not None):
+        away_from = model(tokens, negative).float()  # negative None: the unconditional prediction
+        logits = logits + cfg_scale * (logits - away_from)  # push away from it
     return logits
 
 
@@ -89,6 +97,8 @@ def maskgit_decode(
     edit_mask: torch.Tensor | None = None,
     confidence_from: str = "untempered",
     order: str = "confidence",
+    negative: torch.Tensor | None = None,
+    cfg_ramp: bool = False,
 ) -> tuple[torch.Tensor, DecodeHistory]:
     """Sample ``n_samples`` token grids. Returns tokens (B, N) and the per-step history.
 
@@ -101,6 +111,10 @@ def maskgit_decode(
     ``"halton"`` order (spread over the grid; ``randomness`` is then unused).
     Editing: ``init_tokens`` (B, N) are kept wherever ``edit_mask`` ((N,) or (B, N), True =
     regenerate) is False; the schedule then spreads only the masked tokens over the steps.
+    Text models (``maskgit_lib.text``) take caption word ids (B, W) as ``labels``, and guidance may
+    push away from a ``negative`` prompt instead of the empty caption (see ``guided_logits``);
+    ``cfg_ramp``: the scale rises linearly over the steps, s·(t+1)/T (as Muse ramps it), so the first
+    steps, which lay out the image, are guided least.
     """
     if order not in ORDERS:
         raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
@@ -109,6 +123,7 @@ def maskgit_decode(
     generator = torch.Generator(device=device).manual_seed(seed)
     n_tokens, mask_id = model.n_tokens, model.layout.mask_id
     labels = labels.to(device) if labels is not None else None
+    negative = negative.to(device) if negative is not None else None
     tokens, n_kept = _start_tokens(n_samples, n_tokens, mask_id, init_tokens, edit_mask, device)
     if n_kept == n_tokens:
         raise ValueError("the edit mask selects no token: nothing to regenerate")
@@ -118,7 +133,8 @@ def maskgit_decode(
     priority = halton_priority(n_tokens, device) if order == "halton" else None  # (N,)
     history = DecodeHistory()
     for t in range(steps):
-        logits = guided_logits(model, tokens, labels, cfg_scale)  # (B, N, K)
+        scale = cfg_scale * (t + 1) / steps if cfg_ramp else cfg_scale
+        logits = guided_logits(model, tokens, labels, scale, negative)  # (B, N, K)
         tokens, confidence = decode_step(logits, tokens, mask_id, budget[t], t, steps, temperature, randomness,
                                          generator, confidence_from, priority)
         history.tokens.append(tokens.cpu())

@@ -130,12 +130,14 @@ class TransformerTrainer(PhaseTrainer):
             self.tokens = token_dataset(self.data, self.tokenizer, path, progress=progress and ddp.is_main())
         self.n_train = len(self.tokens["train_tokens"])
         grid = self.tokens["train_tokens"].shape[1:]
-        self.model = build_transformer(
-            config, self.tokenizer.config.quantizer.codebook_size, len(self.data.class_names), grid[0] * grid[1]
-        ).to(self.device)
+        self.model = self.build_model(self.tokenizer.config.quantizer.codebook_size, grid[0] * grid[1]).to(self.device)
         self.forward = self._compiled(self.model)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, betas=tuple(self.cfg.betas),
                                            weight_decay=self.cfg.weight_decay)
+
+    def build_model(self, codebook_size: int, n_tokens: int) -> torch.nn.Module:
+        """The model this phase trains (a text-conditioned trainer builds another)."""
+        return build_transformer(self.config, codebook_size, len(self.data.class_names), n_tokens)
 
     def modules(self) -> dict[str, Any]:
         return {"model": self.model, "optimizer": self.optimizer}
@@ -194,17 +196,21 @@ class TransformerTrainer(PhaseTrainer):
         """Loss and accuracy on validation tokens with fixed masks (the same every time)."""
         self.model.eval()
         n = n_images or len(self.tokens["val_tokens"])
-        tokens_all, labels_all = self.tokens["val_tokens"][:n], self.tokens["val_labels"][:n]
+        tokens_all, labels_all = self.tokens["val_tokens"][:n], self.validation_conditions(n)
         generator = torch.Generator().manual_seed(12345)
         total_loss, total_acc, count = 0.0, 0.0, 0
         for start in range(0, len(tokens_all), batch_size):
             tokens = torch.from_numpy(tokens_all[start : start + batch_size].astype(np.int64)).flatten(1).to(self.device)
-            labels = torch.from_numpy(labels_all[start : start + batch_size]).to(self.device)
+            labels = labels_all[start : start + batch_size].to(self.device)
             loss, stats = self._loss(tokens, labels, generator)
             total_loss += loss.item() * len(tokens)
             total_acc += stats["masked_accuracy"] * len(tokens)
             count += len(tokens)
         return {"val_loss": total_loss / count, "val_accuracy": total_acc / count}
+
+    def validation_conditions(self, n: int) -> torch.Tensor:
+        """What the first ``n`` validation images are conditioned on: their labels (n,)."""
+        return torch.from_numpy(self.tokens["val_labels"][:n])
 
     @torch.no_grad()
     def sample_grid(self, per_class: int = 8, steps: int = 12) -> torch.Tensor:

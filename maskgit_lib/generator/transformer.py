@@ -66,8 +66,16 @@ class Block(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(
-        self, x: torch.Tensor, causal: bool, cache: dict[str, torch.Tensor] | None = None
+        self, x: torch.Tensor, causal: bool, cache: dict[str, torch.Tensor] | None = None, allowed: torch.Tensor | None = None
     ) -> torch.Tensor:
+        """``allowed``: which keys each query may attend to (bool, broadcast to (B, heads, T, T), True =
+        allowed), e.g. the PAD words of a caption hidden from everyone; ``None``: all (or the causal mask)."""
+        return self.feed_forward(self.self_attention(x, causal, cache, allowed))
+
+    def self_attention(
+        self, x: torch.Tensor, causal: bool, cache: dict[str, torch.Tensor] | None = None, allowed: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """x + attention(LN(x)) (B, T, D)."""
         b, t, c = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)  # 3 × (B, H, T, c/H)
         if cache is not None:  # autoregressive sampling: attend to everything computed so far
@@ -76,8 +84,11 @@ class Block(nn.Module):
             cache["k"], cache["v"] = k, v
         is_causal = causal and (cache is None or t > 1)
         p = self.dropout.p if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=is_causal, dropout_p=p)  # (B, H, T, c/H)
-        x = x + self.dropout(self.proj(y.transpose(1, 2).reshape(b, t, c)))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, is_causal=is_causal, dropout_p=p)  # (B, H, T, c/H)
+        return x + self.dropout(self.proj(y.transpose(1, 2).reshape(b, t, c)))
+
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x + MLP(LN(x)) (B, T, D)."""
         return x + self.dropout(self.mlp(self.norm2(x)))
 
 
@@ -155,6 +166,9 @@ def masked_token_loss(
     return (losses * mask).sum() / (mask.sum().clamp_min(1) if normalizer is None else normalizer)
 
 
+TEXT_PHASE = "transformer-text"  # the phase of a text-conditioned checkpoint (maskgit_lib.text), refused here
+
+
 def build_transformer(config: Config, codebook_size: int, n_classes: int, n_tokens: int) -> MaskGITTransformer:
     t = config.transformer
     return MaskGITTransformer(codebook_size, n_classes, n_tokens, width=t.width, depth=t.depth, heads=t.heads,
@@ -166,6 +180,9 @@ def load_transformer(path: str | Path, device: str | torch.device = "cpu") -> tu
     payload = load_checkpoint(path)
     if not str(payload.get("phase", "")).startswith("transformer"):
         raise CheckpointError(f"{path} is a {payload.get('phase')!r} checkpoint, not a Transformer")
+    if payload["phase"] == TEXT_PHASE:
+        raise CheckpointError(f"{path} is a text-to-image Transformer (notebook 08), not a class model: load it with "
+                              "maskgit_lib.text.load_text_transformer, or sample it with --prompt")
     config = config_from_dict(payload["config"], source=str(path))
     state = payload["model"]
     codebook_size, width = state["head.weight"].shape

@@ -1,0 +1,149 @@
+"""The text trainer: captions drawn per image per step, caption dropout in the model's input, exact
+resume, held-out combinations, the checkpoint and its loader, and kind mismatches in one line."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from maskgit_lib.checkpoint import CheckpointError
+from maskgit_lib.config import ConfigError
+from maskgit_lib.generator.transformer import load_transformer
+from maskgit_lib.text.captions import split_words
+from maskgit_lib.text.encoder import PAD
+from maskgit_lib.text.train import TextTransformerTrainer, held_out_images, parse_held_out
+
+from .conftest import fast_tokenizer
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("text")
+    mp = pytest.MonkeyPatch()
+    config, data = fast_tokenizer(root, mp)
+    config.train_transformer.batch_size = 8
+    config.transformer.condition = "text"
+    yield config, data, root
+    mp.undo()
+
+
+def make(setup, name, **changes):
+    config, data, root = setup
+    config = copy.deepcopy(config)
+    for key, value in changes.items():
+        section, field = key.split("__")
+        setattr(getattr(config, section), field, value)
+    return TextTransformerTrainer(config, data=data, run_dir=root / name, progress=False, log=lambda m: None)
+
+
+def test_captions_are_drawn_per_image_per_step_from_its_attributes(setup):
+    trainer = make(setup, "captions")
+    vocab = trainer.vocabulary
+    _, words = trainer._batch(0)
+    assert torch.equal(words, trainer._batch(0)[1])  # a pure function of the step
+    rows = _rows(trainer, 0) % len(trainer.data.train_labels)  # the images step 0 drew
+    for i, row in enumerate(rows):
+        said = vocab.decode(words[i])
+        assert set(split_words(trainer.data.describe("train", int(row))["style"])) <= set(said.split()), said
+    again = trainer._captions("train", np.zeros(20, dtype=int), np.random.default_rng(0))  # one image, 20 draws
+    assert len(set(again)) > 1  # paraphrases and clause orders: not one sentence per image
+
+
+def test_train_step_feeds_words_never_masked_and_empties_about_a_tenth(setup):
+    trainer = make(setup, "dropout", train_transformer__lr=3e-3)
+    seen = []
+    forward = trainer.forward
+    trainer.forward = lambda tokens, words: seen.append((tokens, words)) or forward(tokens, words)
+    rows = [trainer.train_step() for _ in range(40)]
+    assert all(np.isfinite(r["loss"]) for r in rows)
+    words = torch.cat([w for _, w in seen])  # (40*8, W)
+    empty = (words == PAD).all(1)
+    assert empty.sum().item() == sum(r["dropped_captions"] for r in rows)
+    assert 0.03 < empty.float().mean().item() < 0.2  # ~10 % of 320 examples
+    assert ((words >= 0) & (words < len(trainer.vocabulary))).all()  # word ids only: no [MASK] among them
+    tokens = torch.cat([t for t, _ in seen])
+    assert (tokens == trainer.model.layout.mask_id).any(1).all()  # the image tokens are the masked ones
+    assert trainer.validate()["val_loss"] > 0
+    assert rows[-1]["loss"] < rows[0]["loss"]
+
+
+def test_resume_continues_exactly(setup):
+    straight = make(setup, "straight")
+    expected = [straight.train_step() for _ in range(5)]
+    first = make(setup, "first")
+    for _ in range(2):
+        first.train_step()
+    path = first.save()
+    resumed = make(setup, "resumed")
+    resumed.load(path)
+    assert [resumed.train_step() for _ in range(3)] == expected[2:]
+    assert all(torch.equal(v, resumed.model.state_dict()[k]) for k, v in straight.model.state_dict().items())
+
+
+def test_held_out_combinations_never_reach_training(setup):
+    config, data, root = setup
+    first = data.describe("train", 0)  # a combination the data set has: the first image's style and another attribute
+    other = next(name for name in first if name != "style")
+    held = [[f"style={first['style']}", f"{other}={first[other]}"]]
+    trainer = make(setup, "held", text__held_out=held)
+    names, values, attributes = data.attribute_names, data.attribute_values, data.train_attributes
+    hidden = ((attributes[:, names.index("style")] == values["style"].index(first["style"]))
+              & (attributes[:, names.index(other)] == values[other].index(first[other])))
+    assert hidden[0] and trainer.n_held_out_images == hidden.sum() < len(hidden)
+    used = {int(r) % len(attributes) for s in range(30) for r in _rows(trainer, s)}
+    assert used and not (used & set(np.flatnonzero(hidden).tolist()))
+    np.testing.assert_array_equal(held_out_images(attributes, names, values, parse_held_out(held, values)), hidden)
+    with pytest.raises(ConfigError, match="unknown attribute 'tail'"):
+        parse_held_out([["tail=long"]], values)
+    with pytest.raises(ConfigError, match="hair has no value 'green'"):
+        parse_held_out([["hair=green"]], values)
+
+
+def _rows(trainer, step):
+    from maskgit_lib.data.batches import epoch_order
+
+    size = trainer.global_batch
+    epoch, index = divmod(step, max(trainer.n_train // size, 1))
+    return trainer.train_index[epoch_order(trainer.n_train, 0, epoch)[index * size : (index + 1) * size].numpy()]
+
+
+def test_checkpoint_is_refused_where_a_class_model_is_expected(setup):
+    trainer = make(setup, "kind")
+    path = trainer.save()
+    payload = torch.load(path, weights_only=True)
+    assert payload["phase"] == "transformer-text" and payload["vocabulary"] == trainer.vocabulary.to_list()
+    with pytest.raises(CheckpointError, match="text-to-image Transformer") as err:
+        load_transformer(path)
+    assert "\n" not in str(err.value)
+
+
+def test_other_data_sets_and_the_causal_baseline_are_refused(setup):
+    config, data, root = setup
+    for key, value, message in (("data__dataset", "folder", "needs captions"), ("transformer__causal", True, "autoregressive")):
+        with pytest.raises(ConfigError, match=message):
+            make(setup, "refused", **{key: value})
+
+
+def test_evaluate_reports_fid_and_faithfulness(setup):
+    from maskgit_lib.evaluation.attribute_classifier import (
+        save_attribute_classifier,
+        train_attribute_classifier,
+    )
+    from maskgit_lib.evaluation.evaluate import evaluate_checkpoint
+
+    config, data, root = setup
+    trainer = make(setup, "evaluate")
+    trainer.fit(2)
+    path = root / "evaluate" / "checkpoints" / "last.ckpt"
+    classifier, _ = train_attribute_classifier(data, names=data.attribute_names, steps=2, batch_size=8, channels=8)
+    classifier_path = save_attribute_classifier(classifier, root / "attributes.ckpt")
+    report = evaluate_checkpoint(path, n=6, steps=2, device="cpu", progress=False, classifier=str(classifier_path))
+    assert report["phase"] == "transformer-text" and report["fid"] > 0 and report["fid_floor"] > 0
+    faith = report["faithfulness"]
+    assert faith["n_images"] == 6 and 0 <= faith["all_right"] <= 1 and "style" in faith["per_attribute"]
+    assert all(row["n"] <= 6 for row in faith["per_attribute"].values())
+    missing = evaluate_checkpoint(path, n=6, steps=2, device="cpu", progress=False, classifier=str(root / "none.ckpt"))
+    assert missing["faithfulness"] is None and "train one" in missing["faithfulness_note"]
