@@ -97,3 +97,18 @@ def test_a_saved_classifier_predicts_the_same(tmp_path):
     again = load_attribute_classifier(path)
     assert again.attribute_values == VALUES
     np.testing.assert_array_equal(again.predict(images), model.predict(images))  # uint8 (N, H, W, 3) accepted
+
+
+def test_the_captioned_attributes_are_the_ones_the_shipped_classifier_reads():
+    """attribute_map.yaml's `captioned` list follows the measurement, and the classifier can score them."""
+    import json
+
+    from maskgit_lib.data.attributes import captioned_attributes
+
+    from .conftest import REPO
+
+    report = json.loads((REPO / "results" / "text" / "attribute-classifier-cpu.json").read_text())
+    assert captioned_attributes() == report["readable"]
+    assert all(report["val"][n]["balanced_accuracy"] >= report["threshold_balanced_accuracy"] for n in report["readable"])
+    model = load_attribute_classifier(REPO / "results" / "checkpoints" / "attributes-cpu.ckpt")
+    assert set(captioned_attributes()) <= set(model.names)

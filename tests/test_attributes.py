@@ -111,3 +111,15 @@ def test_the_attribute_map_is_part_of_the_cache_key(monkeypatch):
     before = prepared.cache_folder(cfg)
     monkeypatch.setattr(attributes, "map_digest", lambda: "changed")
     assert prepared.cache_folder(cfg) != before
+
+
+def test_a_data_set_without_attributes_says_so(tmp_path):
+    from maskgit_lib.data.prepared import DataError, PreparedData
+
+    empty = np.zeros((2, 32, 32, 3), np.uint8)
+    folder = PreparedData(folder=tmp_path / "folder-32px-x", meta={"class_names": ["a"]}, train_images=empty,
+                          train_labels=np.zeros(2, np.int64), val_images=empty, val_labels=np.zeros(2, np.int64))
+    assert folder.attribute_names == [] and folder.attribute_values == {}
+    assert folder.train_attributes is None and folder.val_attributes is None
+    with pytest.raises(DataError, match="records no attributes"):
+        folder.describe("train", 0)

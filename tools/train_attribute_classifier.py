@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -35,18 +36,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--batch-size", dest="batch_size", type=int, default=128)
+    parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--minutes", type=float, default=5.0, help="stop training after this long")
     parser.add_argument("--machine", default=f"{platform.machine()} CPU, {torch.get_num_threads()} threads")
     args = parser.parse_args()
     config = load_config(args.profile)
     data = prepare_data(config.data)
     started = time.perf_counter()
-    model, log = train_attribute_classifier(data, steps=args.steps, time_limit_s=args.minutes * 60)
+    model, log = train_attribute_classifier(data, steps=args.steps, batch_size=args.batch_size, channels=args.channels,
+                                            time_limit_s=args.minutes * 60)
     seconds = round(time.perf_counter() - started, 1)
     table = validation_accuracy(model, data)
     readable = readable_attributes(table)
     report = {
-        "command": "python " + " ".join([f"tools/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
+        "command": "python " + shlex.join([f"tools/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
         "machine": args.machine,
         "profile": args.profile,
         "data": {"folder": data.folder.name, "n_train": len(data.train_images), "n_val": len(data.val_images)},

@@ -163,7 +163,7 @@ def save_attribute_classifier(model: AttributeClassifier, path: str | Path, extr
     payload = {
         "phase": PHASE,
         "config": {"attribute_values": model.attribute_values, "channels": model.channels, "image_size_px": model.image_size_px},
-        "weights": {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()},
+        "model": {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()},  # fp16, as shipped
         **(extra or {}),
     }
     return save_checkpoint(path, payload, compress=True)
@@ -172,5 +172,5 @@ def save_attribute_classifier(model: AttributeClassifier, path: str | Path, extr
 def load_attribute_classifier(path: str | Path) -> AttributeClassifier:
     payload = load_checkpoint(path, phase=PHASE)
     model = AttributeClassifier(**payload["config"])
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["weights"].items()})
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
     return model.eval()
