@@ -109,3 +109,17 @@ def test_every_attribute_value_has_a_phrase():
     for name, table in PHRASES.items():
         for value in VALUES[name]:
             assert value in table or "*" in table, (name, value)
+
+
+def test_what_follows_with_is_a_noun_phrase():
+    """'a micah face with without glasses' and 'with not smiling' read badly: after 'with', noun phrases only."""
+    from maskgit_lib.text.captions import NOT_AFTER_WITH
+
+    rng = np.random.default_rng(0)
+    attributes = {"style": "micah", "hair": "none", "glasses": "none", "hat": "no", "smiling": "no"}
+    with_forms = [c for c in (make_caption(attributes, rng) for _ in range(400)) if " with " in c]
+    assert len(with_forms) > 100
+    for caption in with_forms:
+        after = caption.split(" with ", 1)[1]
+        items = [item.strip() for part in after.split(",") for item in part.split(" and ")]
+        assert not set(items) & NOT_AFTER_WITH, caption

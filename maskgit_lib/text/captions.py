@@ -39,6 +39,8 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
     "skin_tone": {"*": ("{v} skin", "a {v} skin tone")},
     "clothing_colour": {"*": ("{v} clothes", "a {v} shirt", "{v} clothing")},
 }
+# Paraphrases that are not noun phrases: never after "with" ("with without glasses", "with not smiling").
+NOT_AFTER_WITH = frozenset({"bald", "without glasses", "without a hat", "smiling", "not smiling"})
 # In the terse form the negatives share one "no": "no glasses, hat or beard".
 NEGATIVE_NOUNS = {"glasses": "glasses", "hat": "hat", "beard": "beard"}
 ATTRIBUTE_ORDER = ("hair", "glasses", "hat", "beard", "smiling", "skin_tone", "clothing_colour")
@@ -72,11 +74,13 @@ def style_caption(style: str, rng: np.random.Generator | None = None) -> str:
     return forms[rng.integers(len(forms))]
 
 
-def _phrase(attribute: str, value: str, colour: str, choice: int | None, rng: np.random.Generator) -> str:
+def _phrase(attribute: str, value: str, colour: str, choice: int | None, rng: np.random.Generator, after_with: bool = False) -> str:
     table = PHRASES[attribute]
     options = table.get(value, table.get("*"))
     if options is None:
         raise CaptionError(f"the caption grammar has no words for {attribute}={value!r}")
+    if after_with:
+        options = tuple(o for o in options if o not in NOT_AFTER_WITH)
     template = options[0] if choice == 0 else options[rng.integers(len(options))]
     return template.format(c=f"{colour} " if colour else "", v=value)
 
@@ -85,22 +89,24 @@ def _join(items: list[str], last: str = "and") -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"
 
 
-def _clauses(attributes: dict[str, str], rng: np.random.Generator, shortest: bool) -> list[tuple[str, str]]:
-    """(attribute, phrase) for every attribute but the style, in random order."""
+def _clauses(
+    attributes: dict[str, str], rng: np.random.Generator, shortest: bool, after_with: bool = False
+) -> list[tuple[str, str]]:
+    """(attribute, phrase) for every attribute but the style, in random order; ``after_with``: noun phrases only."""
     colour = attributes.get("hair_colour", "")
     clauses = []
     for name in ATTRIBUTE_ORDER:
         if name in attributes:
-            clauses.append((name, _phrase(name, attributes[name], colour, 0 if shortest else None, rng)))
+            clauses.append((name, _phrase(name, attributes[name], colour, 0 if shortest else None, rng, after_with)))
     if colour and "hair" not in attributes:
         clauses.append(("hair_colour", f"{colour} hair"))
     return [clauses[i] for i in rng.permutation(len(clauses))]
 
 
-def _sentence(style: str, clauses: list[str], rng: np.random.Generator) -> str:
+def _sentence(style: str, clauses: list[str], with_form: bool, rng: np.random.Generator) -> str:
     if not clauses:
         return style_caption(style, rng)
-    if rng.random() < 0.5:
+    if with_form:
         return f"{style_caption(style, rng)} with {_join(clauses)}"
     return f"{_join(clauses)}, {style_words(style)} style"
 
@@ -123,7 +129,8 @@ def make_caption(attributes: dict[str, str], rng: np.random.Generator) -> str:
     unknown = sorted(set(attributes) - {"style", "hair_colour", *PHRASES})
     if unknown:
         raise CaptionError(f"the caption grammar has no words for the attributes {unknown}")
-    caption = _sentence(attributes["style"], [p for _, p in _clauses(attributes, rng, False)], rng)
+    with_form = bool(rng.random() < 0.5)  # "a micah face with …" or "…, micah style"
+    caption = _sentence(attributes["style"], [p for _, p in _clauses(attributes, rng, False, with_form)], with_form, rng)
     if len(split_words(caption)) <= MAX_CAPTION_WORDS:
         return caption
     return _terse(attributes["style"], _clauses(attributes, rng, True), attributes)

@@ -66,7 +66,7 @@ class Vocabulary:
         if strangers:
             hints = "; ".join(f"{w!r} (nearest: {', '.join(self.nearest(w)) or 'none'})" for w in strangers)
             if unknown == "error":
-                raise PromptError(f"words outside the vocabulary: {hints}. Stopped: rephrase with known words, or pass unknown='ignore'")
+                raise PromptError(f"words outside the vocabulary: {hints}. Stopped: rephrase with known words")
             print(f"ignored words outside the vocabulary: {hints}")
             words = [w for w in words if w in ids]
         if len(words) > self.max_words:
