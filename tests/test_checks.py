@@ -156,6 +156,40 @@ def mmd2_unbiased(a, b, biased=False, scale=None):
     return float(within / (m * m if biased else m * (m - 1)) - 2 * k(a, b).mean())
 
 
+
+def caption_to_ids(prompt, words, max_words, lower=True, pad=True, strict=True):
+    import re
+
+    ids = {w: i for i, w in enumerate(words)}
+    found = re.findall(r"[a-z]+", prompt.lower() if lower else prompt)
+    unknown = [w for w in found if w not in ids]
+    if unknown and strict:
+        raise ValueError(f"unknown words: {unknown}")
+    if len(found) > max_words and strict:
+        raise ValueError("too many words")
+    out = [ids.get(w, 0) for w in found]
+    return torch.tensor(out + [0] * (max_words - len(out)) if pad else out, dtype=torch.long)
+
+
+def prompt_guidance(model, tokens, words, negative, scale, flipped=False, ignore_negative=False):
+    cond = model(tokens, words)
+    if not scale:
+        return cond
+    away = model(tokens, None if ignore_negative else negative)
+    return (away + scale * (cond - away)) if flipped else cond + scale * (cond - away)
+
+
+def faithfulness_score(readings, requested, all_attributes=False, any_right=False):
+    hits, everyone = {}, []
+    for reading, request in zip(readings, requested):
+        names = reading if all_attributes else request
+        right = [reading.get(n) == request.get(n) for n in names]
+        for n, ok in zip(names, right):
+            hits.setdefault(n, []).append(ok)
+        everyone.append(any(right) if any_right else all(right))
+    return {n: sum(v) / len(v) for n, v in hits.items()}, sum(everyone) / len(everyone)
+
+
 def _named(fn, name):
     fn.__name__ = name
     return fn
@@ -180,6 +214,9 @@ RIGHT = {
     "inpaint": (graders.check_inpaint, inpaint),
     "frechet_distance": (graders.check_frechet_distance, frechet_distance),
     "mmd2_unbiased": (graders.check_kid, mmd2_unbiased),
+    "caption_to_ids": (graders.check_caption_ids, caption_to_ids),
+    "prompt_guidance": (graders.check_prompt_guidance, prompt_guidance),
+    "faithfulness_score": (graders.check_faithfulness, faithfulness_score),
 }
 
 # ------------------------------------------------------------------ wrong answers, each with what the message must say
@@ -312,6 +349,20 @@ WRONG = {
         (lambda a, b: mmd2_unbiased(a, b, scale=1), "divides the dot product by the dimension"),
         (lambda a, b: mmd2_unbiased(a, b) + mmd2_unbiased(a, a), "KID = [Σ_{i≠j}"),
         (lambda a, b: [mmd2_unbiased(a, b)], "expected one number"),
+    ],
+    "caption_to_ids": [
+        (lambda p, w, m: caption_to_ids(p, w, m, lower=False), "lower-case the prompt"),
+        (lambda p, w, m: caption_to_ids(p, w, m, pad=False), "pad with 0"),
+        (lambda p, w, m: caption_to_ids(p, w, m, strict=False), "no ValueError"),
+    ],
+    "prompt_guidance": [
+        (lambda *a: prompt_guidance(*a, flipped=True), "guidance starts from ℓ_c"),
+        (lambda *a: prompt_guidance(*a, ignore_negative=True), "call the model twice"),
+    ],
+    "faithfulness_score": [
+        (lambda r, q: faithfulness_score(r, q, all_attributes=True), "images whose prompt asked for it"),
+        (lambda r, q: faithfulness_score(r, q, any_right=True), "every attribute its prompt asked for"),
+        (lambda r, q: faithfulness_score(r, q)[0], "expected (per_attribute, all_right)"),
     ],
 }
 

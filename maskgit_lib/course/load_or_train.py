@@ -37,7 +37,8 @@ from maskgit_lib.paths import repo_root, results_dir, shipped_results_dir
 TRAINS_IN_SECONDS = ("fast",)
 # Set (e.g. by `make course`) to prove that the notebooks, as committed, start no training.
 NO_TRAINING_ENV_VAR = "MASKGIT_NO_TRAINING"
-PHASE_NAMES = {"vqgan": "tokenizer", "transformer": "Transformer", "transformer-ar": "autoregressive baseline"}
+PHASE_NAMES = {"vqgan": "tokenizer", "transformer": "Transformer", "transformer-ar": "autoregressive baseline",
+               "transformer-text": "text-to-image Transformer"}
 
 
 class ModelChoiceError(CheckpointError):
@@ -125,10 +126,11 @@ def _tokenizer_words(tokenizer: ModelChoice) -> str:
 
 
 def _missing(phase: str, profile: str) -> ModelChoiceError:
-    flag = " --autoregressive" if phase == "transformer-ar" else ""
+    flag = {"transformer-ar": " --autoregressive", "transformer-text": " --condition text"}.get(phase, "")
     cli_phase = "vqgan" if phase == "vqgan" else "transformer"
     # The switch lives where that phase is trained (a missing tokenizer stops notebooks 04-07 too).
-    switch = {"vqgan": "set TRAIN = True in notebook 02, ", "transformer": "set TRAIN = True in notebook 04, "}.get(phase, "")
+    switch = {"vqgan": "set TRAIN = True in notebook 02, ", "transformer": "set TRAIN = True in notebook 04, ",
+              "transformer-text": "set TRAIN = True in notebook 08, "}.get(phase, "")
     return ModelChoiceError(
         f"no {PHASE_NAMES[phase]} for the '{profile}' profile yet (none shipped, none trained): {switch}"
         f"run `maskgit train --phase {cli_phase}{flag} --profile {profile}`, "
@@ -218,24 +220,32 @@ def fits(transformer_path: Path, tokenizer_path: Path) -> bool:
 
 
 def choose_transformer(
-    config: Config, train: bool = False, prefer: str = "latest", causal: bool = False, progress: bool = True
+    config: Config, train: bool = False, prefer: str = "latest", causal: bool = False, progress: bool = True,
+    text: bool = False,
 ) -> ModelChoice:
     """The Transformer a notebook uses, always with the tokenizer it was trained on.
 
     Training trains on the tokenizer :func:`choose_tokenizer` picks (the learner's own, if any);
     loading takes the learner's latest run trained on that tokenizer, else the shipped pair.
+    ``causal``: the autoregressive baseline (notebook 05); ``text``: the text-to-image model (notebook 08).
     """
     from maskgit_lib.generator.train import train_transformer
 
-    phase = "transformer-ar" if causal else "transformer"
+    phase = "transformer-ar" if causal else "transformer-text" if text else "transformer"
     profile = config.profile
     tokenizer = choose_tokenizer(config, prefer=prefer, progress=progress, announce=False)
     if train:
         run_config = copy.deepcopy(config)
         run_config.transformer.tokenizer = str(tokenizer.path)
         run_config.transformer.causal = causal
+        run_config.transformer.condition = "text" if text else "class"
         run_dir = _start_training(phase, profile)
-        train_transformer(run_config, run_dir=run_dir, progress=progress)
+        if text:
+            from maskgit_lib.text.train import train_text_transformer
+
+            train_text_transformer(run_config, run_dir=run_dir, progress=progress)
+        else:
+            train_transformer(run_config, run_dir=run_dir, progress=progress)
         return _announce(ModelChoice(phase, run_dir / "checkpoints" / "last.ckpt", "trained now", tokenizer.path),
                          f"trained on {_tokenizer_words(tokenizer)}")
     own = [p for p in finished_runs(phase, profile) if fits(p, tokenizer.path)] if prefer != "shipped" else []
@@ -245,12 +255,12 @@ def choose_transformer(
     shipped = shipped_checkpoint(phase, profile)
     if shipped.is_file():
         note = ("`maskgit train --phase transformer --autoregressive` trains your own" if causal
-                else "TRAIN = True in notebook 04 trains your own")
+                else "TRAIN = True in notebook 08 trains your own" if text else "TRAIN = True in notebook 04 trains your own")
         if tokenizer.source != "shipped":
             note = (f"your tokenizer {_display(tokenizer.path)} has no {PHASE_NAMES[phase]} yet, so the shipped pair "
                     f"is used; {note.replace(' your own', ' one on it')}")
         return _announce(ModelChoice(phase, shipped, "shipped", transformer_tokenizer(shipped)[0]), note)
     if profile in TRAINS_IN_SECONDS:
-        return choose_transformer(config, train=True, causal=causal, progress=progress)
+        return choose_transformer(config, train=True, causal=causal, progress=progress, text=text)
     raise _missing(phase, profile)
 

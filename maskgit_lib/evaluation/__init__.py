@@ -12,7 +12,7 @@ from maskgit_lib.evaluation.attribute_classifier import (
     train_attribute_classifier,
 )
 from maskgit_lib.evaluation.evaluate import GenerationScorer, ablation, evaluate_checkpoint
-from maskgit_lib.evaluation.faithfulness import faithfulness
+from maskgit_lib.evaluation.faithfulness import faithfulness, score_readings
 from maskgit_lib.evaluation.memorisation import near_copy_stats, nearest, pixel_vectors, summary_line
 from maskgit_lib.evaluation.metrics import (
     frechet_distance,
@@ -24,6 +24,7 @@ from maskgit_lib.evaluation.metrics import (
 __all__ = [
     "AttributeClassifier",
     "faithfulness",
+    "score_readings",
     "load_attribute_classifier",
     "train_attribute_classifier",
     "GenerationScorer",

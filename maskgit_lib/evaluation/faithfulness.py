@@ -29,15 +29,21 @@ def faithfulness(classifier: AttributeClassifier, images: torch.Tensor | np.ndar
         raise FaithfulnessError(f"{len(images)} images but {len(requested)} requests: give one request per image")
     _check_requests(classifier, requested)
     predicted = classifier.predict(images)  # (N, A) value indices
+    readings = [{name: classifier.attribute_values[name][int(row[classifier.names.index(name)])] for name in request}
+                for row, request in zip(predicted, requested, strict=True)]
+    return score_readings(readings, requested)
+
+
+def score_readings(readings: list[dict[str, str]], requested: list[dict[str, str]]) -> dict:
+    """The score itself, from what the classifier read on each image and what its prompt asked for:
+    per attribute, the share of the images that asked for it and show it; and the share of images
+    with every requested attribute right. An attribute no prompt asked for is not scored."""
     hits: dict[str, list[bool]] = {}
     every_one_right = []
-    for row, request in zip(predicted, requested, strict=True):
-        right = []
-        for name, word in request.items():
-            column = classifier.names.index(name)
-            ok = classifier.attribute_values[name][int(row[column])] == word
+    for reading, request in zip(readings, requested, strict=True):
+        right = [reading.get(name) == word for name, word in request.items()]
+        for (name, _), ok in zip(request.items(), right, strict=True):
             hits.setdefault(name, []).append(ok)
-            right.append(ok)
         every_one_right.append(all(right))
     return {
         "per_attribute": {name: {"accuracy": round(float(np.mean(v)), 4), "n": len(v)} for name, v in hits.items()},

@@ -28,13 +28,16 @@ from maskgit_lib.course.graders.nb04_transformer import (
 from maskgit_lib.course.graders.nb05_iterative_decoding import check_decode_step, check_guided_logits
 from maskgit_lib.course.graders.nb06_editing import check_inpaint
 from maskgit_lib.course.graders.nb07_evaluation import check_frechet_distance, check_kid
+from maskgit_lib.course.graders.nb08_text_to_image import check_caption_ids, check_faithfulness, check_prompt_guidance
 from maskgit_lib.course.graders.verdict import Verdict, show_source
 
 __all__ = [
     "Verdict",
     "check_adaptive_weight",
+    "check_caption_ids",
     "check_decode_step",
     "check_ema_update",
+    "check_faithfulness",
     "check_frechet_distance",
     "check_guided_logits",
     "check_hinge_losses",
@@ -43,6 +46,7 @@ __all__ = [
     "check_label_dropout",
     "check_masked_cross_entropy",
     "check_perplexity",
+    "check_prompt_guidance",
     "check_psnr",
     "check_quantize",
     "check_random_mask",
