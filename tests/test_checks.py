@@ -181,10 +181,10 @@ def prompt_guidance(model, tokens, words, negative, scale, flipped=False, ignore
 
 def faithfulness_score(readings, requested, all_attributes=False, any_right=False):
     hits, everyone = {}, []
-    for reading, request in zip(readings, requested):
+    for reading, request in zip(readings, requested, strict=True):
         names = reading if all_attributes else request
         right = [reading.get(n) == request.get(n) for n in names]
-        for n, ok in zip(names, right):
+        for n, ok in zip(names, right, strict=True):
             hits.setdefault(n, []).append(ok)
         everyone.append(any(right) if any_right else all(right))
     return {n: sum(v) / len(v) for n, v in hits.items()}, sum(everyone) / len(everyone)

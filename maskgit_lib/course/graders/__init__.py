@@ -28,7 +28,11 @@ from maskgit_lib.course.graders.nb04_transformer import (
 from maskgit_lib.course.graders.nb05_iterative_decoding import check_decode_step, check_guided_logits
 from maskgit_lib.course.graders.nb06_editing import check_inpaint
 from maskgit_lib.course.graders.nb07_evaluation import check_frechet_distance, check_kid
-from maskgit_lib.course.graders.nb08_text_to_image import check_caption_ids, check_faithfulness, check_prompt_guidance
+from maskgit_lib.course.graders.nb08_text_to_image import (
+    check_caption_ids,
+    check_faithfulness,
+    check_prompt_guidance,
+)
 from maskgit_lib.course.graders.verdict import Verdict, show_source
 
 __all__ = [

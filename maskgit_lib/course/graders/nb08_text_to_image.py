@@ -6,7 +6,17 @@ from collections.abc import Callable
 
 import torch
 
-from maskgit_lib.course.graders.verdict import Mismatch, NotYet, Verdict, call_learner, first_mismatch, grade, seeded, tensor_of, vs
+from maskgit_lib.course.graders.verdict import (
+    Mismatch,
+    NotYet,
+    Verdict,
+    call_learner,
+    first_mismatch,
+    grade,
+    seeded,
+    tensor_of,
+    vs,
+)
 
 
 def _tiny_vocabulary():
