@@ -93,5 +93,5 @@ def export_weights(src: str | Path, dst: str | Path, extra: dict[str, Any] | Non
     """
     payload = load_checkpoint(src)
     weights = {k: (v.half() if v.is_floating_point() else v) for k, v in payload["model"].items()}
-    keep = {k: payload[k] for k in ("phase", "config", "step", "class_names", "tokenizer_digest") if k in payload}
+    keep = {k: payload[k] for k in ("phase", "config", "step", "class_names", "tokenizer_digest", "vocabulary") if k in payload}
     return save_checkpoint(dst, {**keep, "model": weights, "exported_from_step": payload["step"], **(extra or {})}, compress=True)

@@ -123,3 +123,31 @@ def test_what_follows_with_is_a_noun_phrase():
         after = caption.split(" with ", 1)[1]
         items = [item.strip() for part in after.split(",") for item in part.split(" and ")]
         assert not set(items) & NOT_AFTER_WITH, caption
+
+
+def test_parse_caption_reads_back_every_caption_the_grammar_writes():
+    """The inverse of make_caption: every attribute a caption names is read back, and nothing else."""
+    from maskgit_lib.text.captions import parse_caption
+
+    values = attribute_values(DEFAULT_AVATAR_STYLES)
+    rng = np.random.default_rng(0)
+    names = [n for n in values if n not in ("style", "beard")]
+    for _ in range(500):
+        attributes = {"style": str(rng.choice(values["style"]))}
+        for name in rng.permutation(names)[: rng.integers(0, len(names) + 1)]:
+            attributes[str(name)] = str(rng.choice(values[name]))
+        if attributes.get("hair") == "none":
+            attributes.pop("hair_colour", None)
+        caption = make_caption(attributes, rng)
+        assert parse_caption(caption, values) == attributes, caption
+
+
+def test_parse_caption_of_free_prompts():
+    from maskgit_lib.text.captions import parse_caption
+
+    values = attribute_values(DEFAULT_AVATAR_STYLES)
+    assert parse_caption("A pixel-art avatar with red hair and sunglasses", values) == {
+        "style": "pixel-art", "hair_colour": "red", "glasses": "dark"}
+    assert parse_caption("a micah face with no glasses", values) == {"style": "micah", "glasses": "none"}
+    assert parse_caption("a micah face with glasses", values) == {"style": "micah", "glasses": "light"}
+    assert parse_caption("", values) == {}

@@ -26,7 +26,7 @@ def install_cells() -> dict[str, str]:
 
 def test_every_notebook_has_the_same_install_cell():
     cells = install_cells()
-    assert len(cells) == len(sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))) == 8
+    assert len(cells) == len(sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))) == 9
     first = cells["00_setup_and_data.ipynb"]
     assert '"google.colab" in sys.modules' in first
     assert [name for name, source in cells.items() if source != first] == [], "cell 1 differs from notebook 00's"
@@ -76,4 +76,4 @@ def test_colab_twin():
     assert clone["nothing_installed"]
     notebooks = report["notebooks"]
     assert notebooks["returncode"] == 0, notebooks["output_tail"]
-    assert len(notebooks["notebooks"]) == len(colab_twin.NOTEBOOKS) == 8 and all(n["returncode"] == 0 for n in notebooks["notebooks"].values())
+    assert len(notebooks["notebooks"]) == len(colab_twin.NOTEBOOKS) == 9 and all(n["returncode"] == 0 for n in notebooks["notebooks"].values())

@@ -120,6 +120,21 @@ def test_checkpoint_is_refused_where_a_class_model_is_expected(setup):
     assert "\n" not in str(err.value)
 
 
+def test_an_exported_text_checkpoint_keeps_its_vocabulary(setup, tmp_path):
+    """`maskgit export` (what ships) keeps the word list: without it the model cannot read a prompt."""
+    from maskgit_lib.checkpoint import export_weights
+    from maskgit_lib.text.conditioned import load_text_transformer
+
+    trainer = make(setup, "export")
+    shipped = export_weights(trainer.save(), tmp_path / "text.ckpt")
+    model, _, vocabulary = load_text_transformer(shipped)
+    assert vocabulary == trainer.vocabulary
+    words = vocabulary.encode_batch(["a micah avatar"])
+    tokens = torch.zeros(1, model.n_tokens, dtype=torch.long)
+    expected = trainer.model.eval()(tokens, words)
+    assert torch.allclose(model(tokens, words), expected, atol=0.05)  # fp16 weights
+
+
 def test_other_data_sets_and_the_causal_baseline_are_refused(setup):
     config, data, root = setup
     for key, value, message in (("data__dataset", "folder", "needs captions"), ("transformer__causal", True, "autoregressive")):

@@ -1,7 +1,7 @@
 """What only the notebooks need (all of them): the graders of the write-it-yourself cells
 (``graders``, one module per notebook that has them), the ipywidgets panels (``widgets``), the 2-D toy
 of notebook 01 (``vq_toy``), the codebook atlas of notebook 02 (``codebook_atlas``),
-the attention maps of notebook 04 (``attention``), training progress as images (``training_progress``), the one
+the attention maps of notebook 04 (``attention``), notebook 08's captions, word attention and prompt samples (``text_pictures``), training progress as images (``training_progress``), the one
 load-or-train rule (``load_or_train``), the numbers quoted from their sources (``facts``) and the
 notebooks' own pictures (``pictures``). No stage and no command imports from here.
 """
@@ -51,6 +51,7 @@ from maskgit_lib.course.widgets import (
     decoding_panel,
     editing_panel,
     prediction_viewer,
+    prompt_panel,
     reconstruction_viewer,
 )
 
@@ -81,6 +82,7 @@ __all__ = [
     "plot_training_progress",
     "prediction_viewer",
     "progress_images",
+    "prompt_panel",
     "quantize_patches",
     "reconstruction_viewer",
     "reveal_steps",

@@ -181,3 +181,53 @@ def decoding_panel(model, tokenizer, class_names: list[str], n_samples: int = 8)
     )
     panel.children = (*panel.children[:-1], status, panel.out)  # the status line just above the grid
     return panel
+
+
+def prompt_panel(model, tokenizer, vocabulary, classifier, attribute_values: dict[str, list[str]],
+                 prompt: str = "", n_samples: int = 8) -> widgets.VBox:
+    """Notebook 08's prompt panel: a prompt, a negative prompt, guidance, steps and seed → ``n_samples``
+    samples, each titled with what the attribute classifier reads of the attributes the prompt asks for.
+
+    Text boxes and sliders act on Enter / release (``continuous_update=False``): a redraw decodes a grid.
+    A prompt the vocabulary cannot read prints its one-line error in place of the grid."""
+    import time
+
+    from maskgit_lib.course.text_pictures import prompt_samples, show_prompt_samples
+    from maskgit_lib.text.captions import parse_caption
+    from maskgit_lib.text.vocabulary import PromptError
+
+    wide = {"description_width": "initial"}
+    on_release = {"continuous_update": False, "style": wide}
+    text = widgets.Text(value=prompt, description="prompt", continuous_update=False, style=wide,
+                        layout=widgets.Layout(width="70%"))
+    negative = widgets.Text(value="", description="negative prompt", continuous_update=False, style=wide,
+                            layout=widgets.Layout(width="70%"))
+    scale = widgets.FloatSlider(3.0, min=0.0, max=8.0, step=0.5, description="guidance", **on_release)
+    steps = widgets.IntSlider(12, 1, 24, description="steps", **on_release)
+    seed = widgets.IntSlider(0, 0, 100, description="seed", **on_release)
+    status = widgets.Label("working…")
+    output = widgets.Output()
+
+    def redraw(*_):
+        status.value = "working…"
+        started = time.perf_counter()
+        with output:
+            output.clear_output(wait=True)
+            try:
+                images = prompt_samples(model, tokenizer, vocabulary, text.value, negative.value, scale.value,
+                                        steps.value, seed.value, n_samples)
+            except PromptError as error:
+                print(error)
+                status.value = "the prompt needs other words"
+                return
+            asked = parse_caption(text.value, attribute_values)
+            what = text.value or "the empty prompt: unconditional samples"
+            fig = show_prompt_samples(images, asked, classifier, f"{what}" + (f"  (not: {negative.value})" if negative.value else ""))
+            display(fig)
+            plt.close(fig)
+        status.value = f"drawn in {time.perf_counter() - started:.1f} s; text acts on Enter, sliders on release"
+
+    for control in (text, negative, scale, steps, seed):
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([text, negative, widgets.HBox([scale, steps, seed]), status, output])

@@ -150,3 +150,39 @@ def grammar_words(attribute_values: dict[str, list[str]]) -> set[str]:
                 words.update(split_words(template.format(c="", v=value)))
     words.update(NEGATIVE_NOUNS.values())
     return words
+
+
+def _spread_negatives(text: str) -> str:
+    """The terse form's shared "no": "no glasses, hat or beard" → "no glasses, no hat, no beard"."""
+    nouns = "|".join(NEGATIVE_NOUNS.values())
+    pattern = re.compile(rf"\bno ((?:{nouns})(?:, (?:{nouns}))*(?: or (?:{nouns})))")
+    return pattern.sub(lambda m: ", ".join(f"no {w}" for w in re.split(r", | or ", m.group(1))), text)
+
+
+def parse_caption(prompt: str, attribute_values: dict[str, list[str]]) -> dict[str, str]:
+    """What a prompt asks for, read back with the grammar's own phrases: the inverse of
+    :func:`make_caption` on its own captions (a test checks the round trip), and the attributes a
+    free prompt such as "a micah face with sunglasses" is scored on. Where phrases overlap ("glasses"
+    in "no glasses"), the longest one wins."""
+    text = f" {' '.join(split_words(_spread_negatives(prompt.lower())))} "
+    asked: dict[str, str] = {}
+    for style in attribute_values.get("style", []):
+        if f" {style_words(style)} " in text:
+            asked["style"] = style
+    colours = attribute_values.get("hair_colour", [])
+    for colour in colours:
+        if f" {colour} hair " in text:
+            asked["hair_colour"] = colour
+    plain = text
+    for colour in colours:
+        plain = plain.replace(f" {colour} hair ", " hair ")
+    for name, table in PHRASES.items():
+        best = (0, None)
+        for value in attribute_values.get(name, []):
+            for phrase in table.get(value, table.get("*", ())):
+                words = " ".join(split_words(phrase.format(c="", v=value)))
+                if f" {words} " in plain and len(words) > best[0]:
+                    best = (len(words), value)
+        if best[1] is not None:
+            asked[name] = best[1]
+    return asked

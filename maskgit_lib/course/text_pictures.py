@@ -1,0 +1,113 @@
+"""Notebook 08's pictures: avatars with their captions, where image tokens read the words, and samples
+of a prompt with what the attribute classifier reads on each.
+
+Why a module of their own: they speak of captions, vocabularies and the classifier, which the other
+notebooks never see; the widgets (``widgets.prompt_panel``) draw with the same functions.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from maskgit_lib.evaluation.attribute_classifier import AttributeClassifier
+from maskgit_lib.figures import to_uint8
+from maskgit_lib.generator.decoding import maskgit_decode
+from maskgit_lib.text.conditioned import TextConditionedTransformer
+from maskgit_lib.text.vocabulary import Vocabulary
+
+
+def show_captioned(images: np.ndarray, captions: list[str], n_cols: int = 4, wrap: int = 30):
+    """uint8 images (n, H, W, 3), each above its caption."""
+    n_rows = math.ceil(len(images) / n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3 * n_cols, 3.3 * n_rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, caption in zip(axes.flat, images, captions, strict=False):
+        ax.imshow(image, interpolation="nearest")
+        ax.set_title("\n".join(textwrap.wrap(caption, wrap)), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def word_attention(model: TextConditionedTransformer, tokens: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+    """Prefix conditioning: the share of the image tokens' attention that goes to each word, per block,
+    averaged over heads and image positions: (depth, W). The rest of each row went to image tokens.
+
+    Recomputed from each block's input as in ``course.attention`` (the fused kernel never shows its
+    weights), with the same mask the model uses: no query sees a PAD word.
+    """
+    if model.conditioning != "prefix":
+        raise ValueError("word_attention reads the prefix model's self-attention; a cross-attention model has its own")
+    inputs: list[torch.Tensor] = []
+    hooks = [block.register_forward_pre_hook(lambda _, args: inputs.append(args[0])) for block in model.blocks]
+    try:
+        model.eval()(tokens, words)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    n_words = words.shape[1]
+    hidden = torch.cat([words == 0, torch.zeros_like(tokens, dtype=torch.bool)], dim=1)  # (B, W+N) True = PAD
+    shares = []
+    for block, x in zip(model.blocks, inputs, strict=True):
+        b, t, c = x.shape
+        q, k, _ = block.qkv(block.norm1(x)).view(b, t, 3, block.heads, c // block.heads).permute(2, 0, 3, 1, 4)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(c // block.heads)  # (B, H, T, T)
+        weights = scores.masked_fill(hidden[:, None, None, :], float("-inf")).softmax(-1)
+        shares.append(weights[:, :, n_words:, :n_words].mean(dim=(0, 1, 2)))  # (W,) image queries → words
+    return torch.stack(shares)  # (depth, W)
+
+
+def plot_word_attention(shares: torch.Tensor, prompt_words: list[str]):
+    """Bars of :func:`word_attention` for the caption's words, one row of bars per block."""
+    n = len(prompt_words)
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * n + 2), 3.2))
+    width = 0.8 / len(shares)
+    for block, row in enumerate(shares):
+        ax.bar(np.arange(n) + block * width, row[:n].numpy(), width, label=f"block {block + 1}")
+    ax.set_xticks(np.arange(n) + 0.4 - width / 2, prompt_words, rotation=30, ha="right")
+    ax.set_ylabel("share of the image tokens' attention")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def prompt_samples(
+    model: TextConditionedTransformer, tokenizer, vocabulary: Vocabulary, prompt: str, negative: str = "",
+    scale: float = 3.0, steps: int = 12, seed: int = 0, n: int = 8, ramp: bool = False,
+) -> torch.Tensor:
+    """``n`` images (n, 3, H, W) in [-1, 1] for one prompt (and optional negative prompt)."""
+    device = next(model.parameters()).device
+    words = vocabulary.encode_batch([prompt] * n).to(device)  # (n, W)
+    negative_words = vocabulary.encode_batch([negative] * n).to(device) if negative.strip() else None
+    tokens, _ = maskgit_decode(model, n, words, steps=steps, cfg_scale=scale, seed=seed, negative=negative_words, cfg_ramp=ramp)
+    side = int(round(model.n_tokens**0.5))
+    return tokenizer.decode_tokens(tokens.view(n, side, side)).float().clamp(-1, 1).cpu()
+
+
+def show_prompt_samples(images: torch.Tensor, asked: dict[str, str], classifier: AttributeClassifier | None, title: str):
+    """The samples in a row, each titled with what the classifier reads of the attributes asked for
+    (✓ read as asked, ✗ read otherwise)."""
+    pixels = to_uint8(images)  # (n, H, W, 3)
+    readings = classifier.predict(images) if classifier is not None else None  # (n, A) value indices
+    fig, axes = plt.subplots(1, len(pixels), figsize=(1.6 * len(pixels), 2.4), squeeze=False)
+    for i, ax in enumerate(axes[0]):
+        ax.imshow(pixels[i], interpolation="nearest")
+        ax.axis("off")
+        if readings is None or not asked:
+            continue
+        lines = []
+        for name, word in asked.items():
+            if name in classifier.names:
+                read = classifier.attribute_values[name][int(readings[i, classifier.names.index(name)])]
+                lines.append(f"{'✓' if read == word else '✗'} {read}")
+        ax.set_title("\n".join(lines), fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,46 @@
+"""Notebook 08's pictures and prompt panel, on a tiny untrained text model (shapes and behaviour)."""
+
+import matplotlib
+import pytest
+import torch
+
+from maskgit_lib.course.graders.nb08_text_to_image import _tiny_text_model, _tiny_vocabulary
+from maskgit_lib.course.text_pictures import prompt_samples, show_prompt_samples, word_attention
+
+matplotlib.use("Agg")
+
+
+class _Tokenizer:
+    """Decodes a (B, h, w) grid of ids into grey images whose brightness is the id: enough for pictures."""
+
+    def decode_tokens(self, ids):
+        return (ids.float() / 8 - 1).repeat_interleave(4, 1).repeat_interleave(4, 2)[:, None].expand(-1, 3, -1, -1)
+
+
+def test_word_attention_gives_pad_words_nothing_and_follows_the_words():
+    model, vocabulary = _tiny_text_model(), _tiny_vocabulary()
+    tokens = torch.full((1, 9), model.layout.mask_id)
+    words = vocabulary.encode_batch(["a micah avatar"])  # 3 words, 3 PAD
+    shares = word_attention(model, tokens, words)  # (depth, W)
+    assert shares.shape == (2, 6) and (shares[:, 3:] == 0).all() and (shares[:, :3] > 0).all()
+    assert (shares.sum(1) < 1).all()  # the rest went to image tokens
+    other = word_attention(model, tokens, vocabulary.encode_batch(["red hair"]))
+    assert not torch.allclose(other[:, :2], shares[:, :2])
+
+
+def test_prompt_samples_and_their_picture():
+    model, vocabulary = _tiny_text_model(), _tiny_vocabulary()
+    images = prompt_samples(model, _Tokenizer(), vocabulary, "a micah avatar", "a micah avatar with glasses", scale=2.0, steps=3, n=4)
+    assert images.shape == (4, 3, 12, 12) and images.min() >= -1 and images.max() <= 1
+    again = prompt_samples(model, _Tokenizer(), vocabulary, "a micah avatar", "a micah avatar with glasses", scale=2.0, steps=3, n=4)
+    assert torch.equal(images, again)  # seeded
+    fig = show_prompt_samples(images, {}, None, "a micah avatar")
+    assert len(fig.axes) == 4
+
+
+def test_an_unknown_word_stops_prompt_samples_in_one_line():
+    from maskgit_lib.text.vocabulary import PromptError
+
+    with pytest.raises(PromptError, match="nearest") as error:
+        prompt_samples(_tiny_text_model(), _Tokenizer(), _tiny_vocabulary(), "a micah avatar with glases", steps=2, n=2)
+    assert "\n" not in str(error.value)
