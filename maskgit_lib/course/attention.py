@@ -16,25 +16,37 @@ from maskgit_lib.generator.transformer import MaskGITTransformer
 
 
 @torch.no_grad()
+def block_inputs(model: torch.nn.Module, *args: torch.Tensor) -> list[torch.Tensor]:
+    """Run ``model(*args)`` in eval mode and return what every block of ``model.blocks`` received."""
+    inputs: list[torch.Tensor] = []
+    hooks = [block.register_forward_pre_hook(lambda _, hook_args: inputs.append(hook_args[0])) for block in model.blocks]
+    try:
+        model.eval()(*args)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return inputs
+
+
+def attention_scores(block: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The scaled dot products q·kᵀ/√d a block computes from its input x (B, T, D): (B, H, T, T)."""
+    b, t, c = x.shape
+    q, k, _ = block.qkv(block.norm1(x)).view(b, t, 3, block.heads, c // block.heads).permute(2, 0, 3, 1, 4)
+    return q @ k.transpose(-1, -2) / math.sqrt(c // block.heads)
+
+
+@torch.no_grad()
 def attention_weights(model: MaskGITTransformer, tokens: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
     """Every block's attention, (depth, B, heads, T, T): row i is where position i looks (sums to 1).
 
     Position 0 is the class token, position 1 + j is image token j (a causal model reads
     [class, t_0 … t_{N-2}], so its position i + 1 holds t_i and predicts t_{i+1}).
     """
-    inputs: list[torch.Tensor] = []
-    hooks = [block.register_forward_pre_hook(lambda _, args: inputs.append(args[0])) for block in model.blocks]
-    try:
-        model.eval()(tokens, labels)
-    finally:
-        for hook in hooks:
-            hook.remove()
     weights = []
-    for block, x in zip(model.blocks, inputs, strict=True):
-        b, t, c = x.shape
-        q, k, _ = block.qkv(block.norm1(x)).view(b, t, 3, block.heads, c // block.heads).permute(2, 0, 3, 1, 4)
-        scores = q @ k.transpose(-1, -2) / math.sqrt(c // block.heads)  # (B, H, T, T)
+    for block, x in zip(model.blocks, block_inputs(model, tokens, labels), strict=True):
+        scores = attention_scores(block, x)  # (B, H, T, T)
         if model.causal:
+            t = x.shape[1]
             scores = scores.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))
         weights.append(scores.softmax(-1))
     return torch.stack(weights)  # (depth, B, H, T, T)

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from maskgit_lib.course.attention import attention_scores, block_inputs
 from maskgit_lib.evaluation.attribute_classifier import AttributeClassifier
 from maskgit_lib.figures import to_uint8
 from maskgit_lib.generator.decoding import maskgit_decode
@@ -44,21 +45,11 @@ def word_attention(model: TextConditionedTransformer, tokens: torch.Tensor, word
     """
     if model.conditioning != "prefix":
         raise ValueError("word_attention reads the prefix model's self-attention; a cross-attention model has its own")
-    inputs: list[torch.Tensor] = []
-    hooks = [block.register_forward_pre_hook(lambda _, args: inputs.append(args[0])) for block in model.blocks]
-    try:
-        model.eval()(tokens, words)
-    finally:
-        for hook in hooks:
-            hook.remove()
     n_words = words.shape[1]
     hidden = torch.cat([words == 0, torch.zeros_like(tokens, dtype=torch.bool)], dim=1)  # (B, W+N) True = PAD
     shares = []
-    for block, x in zip(model.blocks, inputs, strict=True):
-        b, t, c = x.shape
-        q, k, _ = block.qkv(block.norm1(x)).view(b, t, 3, block.heads, c // block.heads).permute(2, 0, 3, 1, 4)
-        scores = q @ k.transpose(-1, -2) / math.sqrt(c // block.heads)  # (B, H, T, T)
-        weights = scores.masked_fill(hidden[:, None, None, :], float("-inf")).softmax(-1)
+    for block, x in zip(model.blocks, block_inputs(model, tokens, words), strict=True):
+        weights = attention_scores(block, x).masked_fill(hidden[:, None, None, :], float("-inf")).softmax(-1)  # (B, H, T, T)
         shares.append(weights[:, :, n_words:, :n_words].mean(dim=(0, 1, 2)))  # (W,) image queries → words
     return torch.stack(shares)  # (depth, W)
 
