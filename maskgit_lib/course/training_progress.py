@@ -77,15 +77,12 @@ def plot_training_progress(progress: ProgressImages, n_shown: int = 4):
     pictures = [np.asarray(Image.open(path).convert("RGB")) for _, path in shown]  # each (H, W, 3)
     height, width = pictures[-1].shape[:2]
     wide = width > 2 * height
-    shape, size = ((len(shown), 1), (12, 12 * height / width * len(shown) + 0.3)) if wide else ((1, len(shown)), (3 * len(shown), 3.3))
+    shape, size = ((len(shown), 1), (12, (12 * height / width + 0.3) * len(shown))) if wide else ((1, len(shown)), (3 * len(shown), 3.3))
     fig, axes = plt.subplots(*shape, figsize=size, squeeze=False)
     for ax, (step, _), pixels in zip(axes.flat, shown, pictures, strict=True):
         ax.imshow(pixels, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        if wide:
-            ax.set_ylabel(f"step {step:,}", rotation=0, ha="right", va="center")
-        else:
-            ax.set_title(f"step {step:,}")
+        ax.set_title(f"step {step:,}", loc="left" if wide else "center", fontsize=9)
     fig.tight_layout()
     return fig
