@@ -26,9 +26,14 @@ install: $(STAMP)
 
 # The main job on the embedded default: prepare the avatars, run every notebook headless in the
 # `cpu` profile, keep the executed copies under results/notebooks and the figures under results/figures.
+# Notebook 08 loads the profile's text model; until one ships (or you train one), `make course` says so and
+# runs the others.
+TEXT_MODEL := results/checkpoints/transformer-text-$(PROFILE).ckpt
+COURSE_NOTEBOOKS := $(if $(wildcard $(TEXT_MODEL)),$(NOTEBOOKS),$(filter-out notebooks/08_%,$(NOTEBOOKS)))
 course: $(STAMP)
 	$(BIN)/maskgit prepare-data --profile $(PROFILE)
-	$(RUN_NOTEBOOKS) $(NOTEBOOKS)
+	@test -f $(TEXT_MODEL) || echo "notebook 08 skipped: no $(TEXT_MODEL) yet (maskgit train --phase transformer --condition text --profile $(PROFILE))"
+	$(RUN_NOTEBOOKS) $(COURSE_NOTEBOOKS)
 
 # Issue #11's stress check: every widget cell of every notebook executed 100 times headless while two
 # busy processes load the CPU; fails on any stall (fast profile; ~10 minutes on the reference machine).
