@@ -83,3 +83,16 @@ def test_a_bad_spec_says_what_is_wrong_in_one_line(copy, spec, words):
 def test_durations_read_like_a_person_writes_them():
     assert [duration(s) for s in (7, 60, 95, 232, 1186, 2160, 5400)] == \
         ["7 s", "1 min", "1 min 35 s", "3 min 52 s", "19 min 46 s", "36 min", "1 h 30 min"]
+
+
+def test_the_course_total_names_the_notebooks_not_measured(copy):
+    times = json.loads((copy / "results" / "run_times.json").read_text())
+    for entry in times["notebooks"].values():
+        entry["reference-cpu"] = 60
+    first = next(iter(times["notebooks"]))
+    (copy / "results" / "run_times.json").write_text(json.dumps(times))
+    n = len(times["notebooks"])
+    assert fact("run-time-total", copy) == duration(60 * n)
+    times["notebooks"][first]["reference-cpu"] = None
+    (copy / "results" / "run_times.json").write_text(json.dumps(times))
+    assert fact("run-time-total", copy) == f"{duration(60 * (n - 1))} (notebook {first} not measured)"

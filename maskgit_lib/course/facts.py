@@ -147,9 +147,14 @@ def train_time(root: Path, *notebooks: str) -> str:
 
 @named("run-time-total")
 def run_time_total(root: Path) -> str:
-    """The whole course on the reference CPU (every notebook measured there, summed)."""
-    seconds = [_measured(entry, "reference-cpu") for entry in _times(root)["notebooks"].values()]
-    return "not measured" if any(s is None for s in seconds) else duration(sum(seconds))
+    """The whole course on the reference CPU: the measured notebooks summed, naming those not measured."""
+    times = {nb: _measured(entry, "reference-cpu") for nb, entry in _times(root)["notebooks"].items()}
+    measured = [s for s in times.values() if s is not None]
+    missing = [nb for nb, s in times.items() if s is None]
+    if not measured:
+        return "not measured"
+    total = duration(sum(measured))
+    return total if not missing else f"{total} (notebook{'s' if len(missing) > 1 else ''} {', '.join(missing)} not measured)"
 
 
 @named("ratio")
