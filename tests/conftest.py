@@ -62,3 +62,16 @@ def tiny_maskgit(codebook_size: int = 32, n_classes: int = 4, n_tokens: int = 16
 
     torch.manual_seed(0)
     return MaskGITTransformer(codebook_size, n_classes, n_tokens, width=32, depth=2, heads=4, dropout=0.0).eval()
+
+
+def make_trainer(trainer_class, setup, name: str, **changes):
+    """A trainer of ``trainer_class`` on a module fixture's (config, data, root), in its own run folder;
+    ``changes`` set config fields as ``section__field=value``."""
+    import copy
+
+    config, data, root = setup
+    config = copy.deepcopy(config)
+    for key, value in changes.items():
+        section, field = key.split("__")
+        setattr(getattr(config, section), field, value)
+    return trainer_class(config, data=data, run_dir=root / name, progress=False, log=lambda m: None)

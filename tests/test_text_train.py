@@ -3,8 +3,6 @@ resume, held-out combinations, the checkpoint and its loader, and kind mismatche
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
 import torch
@@ -16,7 +14,7 @@ from maskgit_lib.text.captions import split_words
 from maskgit_lib.text.encoder import PAD
 from maskgit_lib.text.train import TextTransformerTrainer, held_out_images, parse_held_out
 
-from .conftest import fast_tokenizer
+from .conftest import fast_tokenizer, make_trainer
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +29,7 @@ def setup(tmp_path_factory):
 
 
 def make(setup, name, **changes):
-    config, data, root = setup
-    config = copy.deepcopy(config)
-    for key, value in changes.items():
-        section, field = key.split("__")
-        setattr(getattr(config, section), field, value)
-    return TextTransformerTrainer(config, data=data, run_dir=root / name, progress=False, log=lambda m: None)
+    return make_trainer(TextTransformerTrainer, setup, name, **changes)
 
 
 def test_captions_are_drawn_per_image_per_step_from_its_attributes(setup):

@@ -11,7 +11,7 @@ from maskgit_lib.generator import tokens as tokens_module
 from maskgit_lib.generator.train import TransformerTrainer
 from maskgit_lib.generator.transformer import load_transformer
 
-from .conftest import fast_tokenizer
+from .conftest import fast_tokenizer, make_trainer
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +26,7 @@ def setup(tmp_path_factory):
 
 
 def make(setup, name, **changes):
-    import copy
-
-    config, data, root = setup
-    config = copy.deepcopy(config)
-    for key, value in changes.items():
-        section, field = key.split("__")
-        setattr(getattr(config, section), field, value)
-    return TransformerTrainer(config, data=data, run_dir=root / name, progress=False, log=lambda m: None)
+    return make_trainer(TransformerTrainer, setup, name, **changes)
 
 
 def test_tokens_are_cached_with_mirrored_copies(setup, monkeypatch):
