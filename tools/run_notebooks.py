@@ -21,6 +21,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from notebook_client import CourseNotebookClient  # noqa: E402
+from widget_pictures import add_first_views  # noqa: E402
 
 
 def run_notebook(path: Path, output_dir: Path, timeout: int) -> float:
@@ -32,6 +33,8 @@ def run_notebook(path: Path, output_dir: Path, timeout: int) -> float:
     try:
         client.execute()
     finally:
+        add_first_views(nb)  # each widget's first view as a picture, for readers without a kernel
+        nb.metadata["keep_output"] = True  # nbstripout keeps an executed copy's outputs (the web edition's)
         output_dir.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, output_dir / path.name)
     return time.perf_counter() - start

@@ -108,12 +108,13 @@ def _measured(entry: dict[str, Any] | None, machine: str) -> float | None:
 
 @named("run-time")
 def run_time(root: Path, notebook: str) -> str:
-    """The one run-time line of a notebook's header."""
+    """The one run-time line of a notebook's header, after its bold label: a line that opens with an
+    HTML comment is an HTML block in Markdown, and its own Markdown would show raw."""
     times = _times(root)
     if notebook not in times["notebooks"]:
         raise FactError(f"fact 'run-time {notebook}': notebook {notebook} is not in {RUN_TIMES}; time it with tools/run_notebooks.py --record-times")
     cpu = _measured(times["notebooks"][notebook], "reference-cpu")
-    parts = [f"**Run time:** {duration(cpu) if cpu is not None else 'not measured'} on {times['machines']['reference-cpu']}"
+    parts = [f"{duration(cpu) if cpu is not None else 'not measured'} on {times['machines']['reference-cpu']}"
              " (`cpu` profile, shipped checkpoints, data cached)"]
     once = times.get("once", {}).get(notebook)
     if once:
