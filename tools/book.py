@@ -95,14 +95,14 @@ def notebook_page(name: str, repo: Path = REPO, executed_dir: Path | None = None
     add_first_views(executed)
     code = [c for c in source.cells if c.cell_type == "code"]
     ran = [c for c in executed.cells if c.cell_type == "code"]
-    for i, (mine, theirs) in enumerate(zip(code, ran)):
+    for i, (mine, theirs) in enumerate(zip(code, ran, strict=False)):  # lengths checked below
         if mine.source != theirs.source:
             raise BookError(f"{_shown(copy, repo)} is stale (code cell {i + 1} differs from notebooks/{name}): "
                             f"run `make course` (or tools/run_notebooks.py notebooks/{name}) again")
     if len(code) != len(ran):
         raise BookError(f"{_shown(copy, repo)} is stale ({len(ran)} code cells, notebooks/{name} has {len(code)}): "
                         f"run `make course` again")
-    for mine, theirs in zip(code, ran):
+    for mine, theirs in zip(code, ran, strict=True):
         mine.outputs = [shown for output in theirs.outputs for shown in _static(output, name)]
         mine.execution_count = theirs.execution_count
     source.cells = [c for c in source.cells if not _is_install_cell(c)]  # the page's badges launch the runtimes
