@@ -35,9 +35,9 @@ import json
 import threading
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
