@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     prep = commands.add_parser("prepare-data", help="render or load a data set and cache it under data/")
     _add_config_flags(prep)
     prep.add_argument("--dataset", choices=DATASETS)
-    prep.add_argument("--path", help="the image folder, for --dataset folder")
+    prep.add_argument("--path", help="the image folder, for --dataset folder; for a Kaggle set, the folder it is "
+                                     "already in (downloaded, or attached to a Kaggle notebook) instead of downloading it")
     prep.add_argument("--image-size", "--image_size", dest="image_size_px", type=int, help="side of the square images in pixels")
     prep.add_argument("--n-train", dest="n_train", type=int, help="avatars: training images")
     prep.add_argument("--n-val", dest="n_val", type=int, help="avatars: validation images")
@@ -148,8 +149,8 @@ def _prepare_data(args: argparse.Namespace) -> int:
     overrides = {f"data.{k}": getattr(args, k) for k in ("dataset", "path", "image_size_px", "n_train", "n_val", "seed", "val_fraction", "max_images")}
     if args.styles:
         overrides["data.styles"] = [s.strip() for s in args.styles.split(",") if s.strip()]
-    if args.dataset is not None and args.dataset != "folder" and args.path:
-        raise ConfigError("--path is only for --dataset folder")
+    if args.dataset == "avatars" and args.path:
+        raise ConfigError("--path is for --dataset folder or a Kaggle set (celebrity-faces, celeba); avatars are rendered")
     config = load_config(args.profile, args.config_file, overrides)
     data = prepare_data(config.data, progress=not args.no_progress, force=args.force)
     counts = data.meta["counts"]

@@ -59,7 +59,7 @@ class DataConfig:
 
     dataset: str = "avatars"  # avatars | celebrity-faces | celeba | folder
     image_size_px: int = 32
-    path: str | None = None  # the image folder, for dataset: folder
+    path: str | None = None  # the image folder, for dataset: folder; a Kaggle set's folder if already there
     n_train: int = 20_000  # avatars: images rendered for training
     n_val: int = 2_000  # avatars: images rendered for validation
     styles: list[str] = field(default_factory=lambda: list(DEFAULT_AVATAR_STYLES))

@@ -230,29 +230,42 @@ def make_course_repository(dest: Path, source: str = "worktree") -> dict:
 @dataclass
 class Runtime:
     python: Path
-    kernels: Path  # a JUPYTER_PATH folder with kernels/colab-twin
+    kernels: Path  # a JUPYTER_PATH folder with kernels/<kernel_name>
     env: dict[str, str]
+    kernel_name: str = KERNEL_NAME
 
 
-def make_runtime(root: Path, base: Base, course_url: str, course_dir: Path) -> Runtime:
-    """A fresh environment over the base, with google.colab imported at kernel start."""
-    python313 = base.venv / "bin" / "python"
-    venv = root / "runtime"
-    _run([str(python313), "-m", "venv", "--without-pip", str(venv)])
-    fake = root / "fake-colab"
-    (fake / "google" / "colab").mkdir(parents=True)  # no google/__init__.py: google.* stays a namespace
-    (fake / "google" / "colab" / "__init__.py").write_text(
+COLAB_STARTUP = "import google.colab  # Colab's kernel has imported it\n"
+
+
+def fake_colab(site: Path) -> Path:
+    """A ``google.colab`` package in ``site``: importing it marks a Colab runtime."""
+    (site / "google" / "colab").mkdir(parents=True)  # no google/__init__.py: google.* stays a namespace
+    (site / "google" / "colab" / "__init__.py").write_text(
         '"""Stand-in for Colab\'s google.colab (the Colab twin): importing it marks a Colab runtime."""\n')
+    return site
+
+
+def make_runtime(root: Path, base: Base, course_url: str, course_dir: Path, fake_site: Path | None = None,
+                 startup: str | None = COLAB_STARTUP, kernel_name: str = KERNEL_NAME) -> Runtime:
+    """A fresh environment over the base, with ``fake_site`` (default: a fake google.colab) on its path and
+    ``startup`` run when the kernel starts. The Kaggle stand-in test (tests/test_kaggle_notebook.py) passes
+    a kagglehub stand-in and no startup: Kaggle's kernel is told apart by an environment variable."""
+    base_python = base.venv / "bin" / "python"
+    venv = root / "runtime"
+    _run([str(base_python), "-m", "venv", "--without-pip", str(venv)])
+    fake = fake_site or fake_colab(root / "fake-colab")
     (_site_packages(venv) / "colab_twin.pth").write_text(
         f"{fake}\nimport site; site.addsitedir({str(base.site_packages)!r})\n")
-    startup = root / "ipython" / "profile_default" / "startup"
-    startup.mkdir(parents=True)
-    (startup / "00-google-colab.py").write_text("import google.colab  # Colab's kernel has imported it\n")
-    spec = root / "jupyter" / "kernels" / KERNEL_NAME
+    startup_dir = root / "ipython" / "profile_default" / "startup"
+    startup_dir.mkdir(parents=True)
+    if startup:
+        (startup_dir / "00-runtime.py").write_text(startup)
+    spec = root / "jupyter" / "kernels" / kernel_name
     spec.mkdir(parents=True)
     (spec / "kernel.json").write_text(json.dumps({
         "argv": [str(venv / "bin" / "python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (Colab twin)", "language": "python",
+        "display_name": f"Python 3 ({kernel_name})", "language": "python",
     }))
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("MASKGIT_", "PYTHON", "JUPYTER", "IPYTHON", "VIRTUAL_ENV", "PYTEST", "MPLBACKEND"))}
@@ -265,7 +278,7 @@ def make_runtime(root: Path, base: Base, course_url: str, course_dir: Path) -> R
         "MASKGIT_COURSE_REPO": course_url,
         "MASKGIT_COURSE_DIR": str(course_dir),
     })
-    return Runtime(venv / "bin" / "python", root / "jupyter", env)
+    return Runtime(venv / "bin" / "python", root / "jupyter", env, kernel_name)
 
 
 def run_cells(runtime: Runtime, sources: list[str], cwd: Path, env: dict[str, str] | None = None) -> list[dict]:
@@ -277,7 +290,7 @@ def run_cells(runtime: Runtime, sources: list[str], cwd: Path, env: dict[str, st
 
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     specs = KernelSpecManager(kernel_dirs=[str(runtime.kernels / "kernels")])
-    manager = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
+    manager = KernelManager(kernel_name=runtime.kernel_name, kernel_spec_manager=specs)
     client = NotebookClient(notebook, km=manager, timeout=900, allow_errors=True, startup_timeout=120)
     try:
         client.execute(env={**runtime.env, **(env or {})}, cwd=str(cwd))
@@ -320,7 +333,7 @@ def run_notebooks(runtime: Runtime, notebooks: list[Path], log=print) -> dict:
     results, outputs = {}, []
     for notebook in notebooks:
         command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-lax",
-                   "--nbval-kernel-name", KERNEL_NAME, "--nbval-cell-timeout", "900",
+                   "--nbval-kernel-name", runtime.kernel_name, "--nbval-cell-timeout", "900",
                    "--nbval-sanitize-with", str(REPO / "tests" / "nbval_sanitize.cfg"), notebook.name]
         start = time.perf_counter()
         result = subprocess.run(command, env=runtime.env, cwd=notebook.parent, capture_output=True, text=True)

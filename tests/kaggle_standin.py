@@ -1,4 +1,5 @@
-"""A stand-in for Kaggle's API, serving one data set the way Kaggle does, for the download tests.
+"""A stand-in for Kaggle's API, serving one data set the way Kaggle does, for the download tests;
+and a stand-in for ``kagglehub`` (:func:`write_kagglehub_standin`), as a Kaggle notebook has it.
 
 What the ``kaggle`` package (2.x, on ``kagglesdk``) sends for ``dataset_download_files``, and so
 what this server answers (paths as on ``https://api.kaggle.com``):
@@ -36,6 +37,7 @@ import zipfile
 from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -65,6 +67,39 @@ def celebrity_archive(photos_per_class: int = len(PHOTO_SIZES_PX)) -> bytes:
                 Image.fromarray(pixels).save(jpeg, format="JPEG", quality=80)
                 archive.writestr(f"{TOP_FOLDER}/{name}/{index + 1:03d}.jpg", jpeg.getvalue())
     return buffer.getvalue()
+
+
+def celebrity_folder(dest: Path, photos_per_class: int = len(PHOTO_SIZES_PX)) -> Path:
+    """The data set unzipped into ``dest``, as Kaggle mounts it in a notebook (and ``kaggle`` unzips it)."""
+    with zipfile.ZipFile(io.BytesIO(celebrity_archive(photos_per_class))) as archive:
+        archive.extractall(dest)
+    return dest
+
+
+KAGGLEHUB_STANDIN = '''"""Stand-in for kagglehub (tests/kaggle_standin.py): a Kaggle notebook's data set, already attached."""
+from pathlib import Path
+
+FOLDERS = {folders!r}  # handle -> where the data set lies
+ASKED = Path({asked!r})  # one handle per line, in the order asked
+
+
+def dataset_download(handle, path=None, force_download=False):
+    with ASKED.open("a") as asked:
+        asked.write(handle + "\\n")
+    if handle not in FOLDERS:
+        raise ValueError(f"kagglehub stand-in: no data set {{handle}}")
+    return FOLDERS[handle]
+'''
+
+
+def write_kagglehub_standin(site: Path, folders: dict[str, Path], asked: Path) -> Path:
+    """A ``kagglehub`` package in ``site`` (put it on ``PYTHONPATH``) whose ``dataset_download(handle)``
+    returns ``folders[handle]`` and appends the handle to ``asked``; an unknown handle raises."""
+    package = site / "kagglehub"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        KAGGLEHUB_STANDIN.format(folders={h: str(f) for h, f in folders.items()}, asked=str(asked)))
+    return package
 
 
 @dataclass

@@ -15,6 +15,7 @@ import io
 import ipaddress
 import os
 import socket
+import sys
 import time
 from types import SimpleNamespace
 
@@ -31,6 +32,8 @@ from tests.kaggle_standin import (
     TOP_FOLDER,
     KaggleStandIn,
     celebrity_archive,
+    celebrity_folder,
+    write_kagglehub_standin,
 )
 
 TOKEN, USERNAME, KEY = "KGAT_stand-in-token", "learner", "stand-in-legacy-key"
@@ -277,3 +280,70 @@ def test_no_progress_also_silences_kaggles_own_bar(kaggle, monkeypatch, capsys, 
     captured = capsys.readouterr()
     printed = captured.out + captured.err
     assert ("Downloading" in printed) == progress, printed
+
+
+# ---------------------------------------------------------------- kagglehub (a Kaggle notebook) and --path
+
+
+@pytest.fixture
+def kagglehub(tmp_path, monkeypatch):
+    """The ``kagglehub`` stand-in on the import path, serving the data set from a local folder."""
+    mounted = celebrity_folder(tmp_path / "mounted")
+    asked = tmp_path / "asked.txt"
+    write_kagglehub_standin(tmp_path / "site", {REF: mounted}, asked)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delitem(sys.modules, "kagglehub", raising=False)
+    monkeypatch.setenv("MASKGIT_DATA_DIR", str(tmp_path / "data"))
+    _guard_sockets(monkeypatch)  # a folder already there needs no network
+    return SimpleNamespace(mounted=mounted, asked=asked, data=tmp_path / "data")
+
+
+def test_kagglehub_gives_the_folder_and_prepare_data_reads_it_without_downloading(kagglehub, capsys):
+    folder = kaggle_source.kagglehub_download("celebrity-faces")
+    assert folder == kagglehub.mounted and kagglehub.asked.read_text().split() == [REF]
+    status, out, err = run_prepare(capsys, "--path", str(folder))
+    assert status == 0, err
+    summary = out.strip().splitlines()[-1]
+    assert summary.startswith("celebrity-faces: 34 train + 17 val images, 32 px, 17 classes -> "), summary
+    prepared = load_prepared(summary.split(" -> ")[-1])
+    assert prepared.class_names == sorted(CELEBRITIES)
+    assert prepared.meta["source"] == {"kaggle": REF, "path": str(folder)}
+    assert not (kagglehub.data / "downloads").exists(), "downloaded although the folder was given"
+    # the same data set wherever it lies: the token path (no --path) finds this cache, downloads nothing
+    status, again, _ = run_prepare(capsys)
+    assert status == 0 and again.strip().splitlines()[-1] == summary
+    assert not (kagglehub.data / "downloads").exists()
+
+
+def test_kagglehub_errors_are_one_line(kagglehub, monkeypatch):
+    with pytest.raises(kaggle_source.KaggleError, match="unknown Kaggle data set 'faces'"):
+        kaggle_source.kagglehub_download("faces")
+    import kagglehub as standin
+
+    monkeypatch.setitem(kaggle_source.KAGGLE_DATASETS, "celebrity-faces", "someone/else")  # the stand-in refuses it
+    with pytest.raises(kaggle_source.KaggleError) as error:
+        kaggle_source.kagglehub_download("celebrity-faces")
+    message = str(error.value)
+    assert "\n" not in message and "ValueError" in message and "Settings → Internet" in message, message
+    monkeypatch.setattr(standin, "dataset_download", lambda handle: str(kagglehub.mounted / "missing"))
+    monkeypatch.setitem(kaggle_source.KAGGLE_DATASETS, "celebrity-faces", REF)
+    with pytest.raises(kaggle_source.KaggleError, match="which is not a folder"):
+        kaggle_source.kagglehub_download("celebrity-faces")
+    monkeypatch.setitem(sys.modules, "kagglehub", None)  # not installed
+    with pytest.raises(kaggle_source.KaggleError, match=r"not installed; run: pip install kagglehub$"):
+        kaggle_source.kagglehub_download("celebrity-faces")
+
+
+def test_on_kaggle_reads_the_kernel_variable(monkeypatch):
+    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
+    assert not kaggle_source.on_kaggle()
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+    assert kaggle_source.on_kaggle()
+
+
+def test_a_path_that_is_no_folder_or_a_path_for_avatars_is_refused(kagglehub, capsys):
+    status, _, err = run_prepare(capsys, "--path", str(kagglehub.mounted / "nothing-here"))
+    assert status != 0 and "is not a folder" in the_error_line(err)
+    status = cli.main(["prepare-data", "--profile", "fast", "--dataset", "avatars", "--path", str(kagglehub.mounted)])
+    assert status != 0 and "avatars are rendered" in the_error_line(capsys.readouterr().err)
+    assert not (kagglehub.data / "downloads").exists() and not (kagglehub.data / "cache").exists()

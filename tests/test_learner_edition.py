@@ -130,11 +130,13 @@ def test_learner_notebooks_open_on_their_own_badge_and_are_stripped(path):
     nbformat.validate(notebook)
     header = notebook.cells[0].source
     assert f"{edition.COLAB}learner/{path.name}" in header and f"{edition.COLAB}notebooks/{path.name}" in header
+    assert f"{edition.KAGGLE}learner/{path.name}" in header and f"{edition.KAGGLE}notebooks/{path.name}" not in header
     assert "learner edition" in header
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
     complete = nbformat.read(path, as_version=4)
     assert len(notebook.cells) == len(complete.cells)
-    assert (REPO / "learner" / "README.md").read_text().count(f"learner/{path.name}") == 1
+    readme = (REPO / "learner" / "README.md").read_text()
+    assert [readme.count(f"{site}learner/{path.name}") for site in (edition.COLAB, edition.KAGGLE)] == [1, 1]
 
 
 def test_the_generator_removes_solutions_and_uncomments_stubs():
@@ -176,9 +178,15 @@ def test_the_generator_rejects_malformed_markers(source, message):
 
 def test_the_header_gets_the_learner_badge_and_the_editions_line():
     name = "01_x.ipynb"
-    header = f"# 01 · X\n\n[![Open In Colab](badge.svg)]({edition.COLAB}notebooks/{name})\n\nText."
+    colab = f"[![Open In Colab](badge.svg)]({edition.COLAB}notebooks/{name})"
+    kaggle = f"[![Open In Kaggle](badge.svg)]({edition.KAGGLE}notebooks/{name})"
+    header = f"# 01 · X\n\n{colab} {kaggle}\n\nText."
     learner = edition.learner_header(header, name)
     assert f"]({edition.COLAB}learner/{name})" in learner and edition.learner_editions_line(name) in learner
+    assert f"]({edition.KAGGLE}learner/{name})" in learner and "notebooks/" not in learner.split("**Two")[0]
+    assert learner.count(edition.EDITIONS_PREFIX) == 1
+    with pytest.raises(edition.MarkerError, match="no Kaggle badge"):
+        edition.learner_header(header.replace(kaggle, ""), name)
     with_line = header + "\n\n" + edition.complete_editions_line(name)
     learner = edition.learner_header(with_line, name)
     assert learner.count(edition.EDITIONS_PREFIX) == 1 and "complete edition, with every solution" not in learner

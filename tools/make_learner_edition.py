@@ -24,7 +24,7 @@ them. In their code cells every piece the learner writes is a marked block:
   A stub raises NotImplementedError inside a function, never at the top level, so a learner can
   run the whole notebook before filling anything in: the checker cell after it prints "not yet".
 
-The first markdown cell changes too: its Colab badge opens the learner copy, and its line starting
+The first markdown cell changes too: its Colab and Kaggle badges open the learner copy, and its line starting
 with ``**Two editions.**`` (added when missing) points back at the complete edition.
 The learner edition lives in ``learner/`` (outside ``notebooks/``, which nbval collects) with a
 README; both are committed, and tests/test_learner_edition.py checks that they are in sync.
@@ -44,7 +44,11 @@ import nbformat
 REPO = Path(__file__).resolve().parent.parent
 SOURCE_DIR = REPO / "notebooks"
 LEARNER_DIR = REPO / "learner"
+GITHUB = "https://github.com/maskgit-course/maskgit-course/blob/main/"
 COLAB = "https://colab.research.google.com/github/maskgit-course/maskgit-course/blob/main/"
+KAGGLE = f"https://kaggle.com/kernels/welcome?src={GITHUB}"  # Kaggle imports the notebook from its GitHub URL
+COLAB_BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+KAGGLE_BADGE = "[![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)]"
 BEGIN, STUB, END = "# BEGIN SOLUTION", "# STUB", "# END SOLUTION"
 EDITIONS_PREFIX = "**Two editions.**"
 
@@ -118,19 +122,23 @@ def has_solution(source: str) -> bool:
 
 
 def learner_header(source: str, name: str) -> str:
-    """The first markdown cell: the badge opens the learner copy; the editions line points back."""
+    """The first markdown cell: the badges open the learner copy; the editions line points back."""
     lines = source.split("\n")
-    badge = f"{COLAB}notebooks/{name}"
-    if not any(badge in line for line in lines):
-        raise MarkerError(f"{name}: the first cell has no Colab badge for {badge}")
+    badges = {f"{site}notebooks/{name}": f"{site}learner/{name}" for site in (COLAB, KAGGLE)}
+    for runtime, badge in zip(("Colab", "Kaggle"), badges, strict=True):
+        if not any(badge in line for line in lines):
+            raise MarkerError(f"{name}: the first cell has no {runtime} badge for {badge}")
     has_line = any(line.startswith(EDITIONS_PREFIX) for line in lines)
     out = []
     for line in lines:
         if line.startswith(EDITIONS_PREFIX):
             out.append(learner_editions_line(name))
             continue
-        out.append(line.replace(badge, f"{COLAB}learner/{name}"))
-        if badge in line and not has_line:
+        badged = any(badge in line for badge in badges)
+        for badge, learner_badge in badges.items():
+            line = line.replace(badge, learner_badge)
+        out.append(line)
+        if badged and not has_line:
             out += ["", learner_editions_line(name)]
             has_line = True
     return "\n".join(out)
@@ -151,8 +159,8 @@ def learner_notebook(notebook: nbformat.NotebookNode, name: str) -> nbformat.Not
 
 def readme(names: list[str]) -> str:
     rows = "\n".join(
-        f"| [{name.removesuffix('.ipynb')}]({name}) | [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-        f"({COLAB}learner/{name}) | [complete edition](../notebooks/{name}) |"
+        f"| [{name.removesuffix('.ipynb')}]({name}) | {COLAB_BADGE}({COLAB}learner/{name}) | {KAGGLE_BADGE}({KAGGLE}learner/{name}) "
+        f"| [complete edition](../notebooks/{name}) |"
         for name in names
     )
     return f"""# Learner edition
@@ -171,8 +179,8 @@ passes, the notebook shows the library's version; until then it waits in a colla
 on purpose. The notebook uses the library's version either way, so it runs to the end whether or
 not your stubs are filled in.
 
-| notebook | open | solutions |
-|---|---|---|
+| notebook | Colab | Kaggle | solutions |
+|---|---|---|---|
 {rows}
 """
 

@@ -1,5 +1,11 @@
 """Downloading the Kaggle data sets (the original project's celebrity faces, and CelebA).
 
+Two ways in. The command line's default, :func:`download`, goes through the ``kaggle`` package and
+the learner's token. In a Kaggle notebook there is no token to give, and none is needed:
+:func:`kagglehub_download` asks ``kagglehub``, which attaches the data set to the notebook and
+returns where Kaggle mounted it (elsewhere it downloads the public data set into its own cache);
+``prepare_data`` then reads that folder (``path=``, ``--path DIR``).
+
 The ``kaggle`` package is imported lazily and kept quiet: on import without credentials it prints
 a long banner to stdout and ``authenticate()`` raises ``SystemExit``, which would kill a notebook
 kernel. Both become one :class:`KaggleError` whose message says what to do.
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
 from pathlib import Path
 
@@ -39,6 +46,38 @@ TOKEN_REFUSED_HELP = (
 
 class KaggleError(RuntimeError):
     """The Kaggle download could not happen; the message is one line saying why and what to do."""
+
+
+def on_kaggle() -> bool:
+    """Whether this runs in a Kaggle notebook: Kaggle's kernels set ``KAGGLE_KERNEL_RUN_TYPE``."""
+    return bool(os.environ.get("KAGGLE_KERNEL_RUN_TYPE"))
+
+
+def kagglehub_download(dataset: str) -> Path:
+    """The folder holding a Kaggle data set, through ``kagglehub`` (no token needed in a Kaggle notebook).
+
+    The folder comes from ``kagglehub.dataset_download``, never a hard-coded ``/kaggle/input/...``:
+    Kaggle has moved its mount point more than once. ``kagglehub`` is imported here, not at the top,
+    so the course runs without it everywhere else.
+    """
+    if dataset not in KAGGLE_DATASETS:
+        raise KaggleError(f"unknown Kaggle data set {dataset!r}; choose from {', '.join(KAGGLE_DATASETS)}")
+    ref = KAGGLE_DATASETS[dataset]
+    try:
+        import kagglehub
+    except ImportError:
+        raise KaggleError("the 'kagglehub' package is not installed; run: pip install kagglehub") from None
+    try:
+        folder = Path(kagglehub.dataset_download(ref))
+    except Exception as err:  # offline, a data set Kaggle will not attach, an interrupted download...
+        text = str(err).splitlines()[0][:160] if str(err) else ""
+        raise KaggleError(
+            f"kagglehub could not get {ref} ({type(err).__name__}: {text}); check the internet connection "
+            f"(on Kaggle: the editor's Settings → Internet) or attach the data set with Add Input, then run this again"
+        ) from None
+    if not folder.is_dir():
+        raise KaggleError(f"kagglehub returned {folder} for {ref}, which is not a folder; run this again")
+    return folder
 
 
 def _authenticated_api():

@@ -107,7 +107,11 @@ class PreparedData:
 
 
 def cache_spec(cfg: DataConfig) -> dict[str, Any]:
-    """The arguments that determine a prepared set's pixels (and so its cache key)."""
+    """The arguments that determine a prepared set's pixels (and so its cache key).
+
+    A Kaggle set's ``path`` (where it was downloaded or attached) is not one of them: the data set is the
+    same wherever it lies, so ``maskgit train --dataset celebrity-faces`` finds what was prepared from it.
+    """
     if cfg.dataset not in DATASETS:
         raise DataError(f"unknown data set {cfg.dataset!r}; choose from {', '.join(DATASETS)}")
     spec: dict[str, Any] = {"format": CACHE_FORMAT, "dataset": cfg.dataset, "image_size_px": cfg.image_size_px}
@@ -176,12 +180,17 @@ def _build(cfg: DataConfig, progress: bool) -> tuple[dict[str, np.ndarray], dict
         return _build_avatars(cfg, progress)
     if cfg.dataset == "folder":
         return _build_folder(Path(cfg.path or ""), cfg, progress, source={"path": cfg.path})
-    download_to = data_dir() / "downloads" / cfg.dataset
+    source: dict[str, Any] = {"kaggle": kaggle_source.KAGGLE_DATASETS[cfg.dataset]}
+    if cfg.path:  # already downloaded, or attached to a Kaggle notebook (kaggle_source.kagglehub_download)
+        root = Path(cfg.path).expanduser()
+        if not root.is_dir():
+            raise DataError(f"{root} is not a folder; give the folder that holds the {cfg.dataset} data set, or no path to download it")
+        return _build_folder(root, cfg, progress, source=source | {"path": str(root)})
     try:
-        root = kaggle_source.download(cfg.dataset, download_to, progress)
+        root = kaggle_source.download(cfg.dataset, data_dir() / "downloads" / cfg.dataset, progress)
     except kaggle_source.KaggleError as err:
         raise DataError(str(err)) from None
-    return _build_folder(root, cfg, progress, source={"kaggle": kaggle_source.KAGGLE_DATASETS[cfg.dataset]})
+    return _build_folder(root, cfg, progress, source=source)
 
 
 def _build_avatars(cfg: DataConfig, progress: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
