@@ -11,7 +11,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # Output echo that could leave a cell waiting for a reply it already had (issue #11, jupyter/nbclient#312).
 RUN_NOTEBOOKS = MASKGIT_PROFILE=$(PROFILE) $(BIN)/python tools/run_notebooks.py --timeout 900 --output-dir results/notebooks
 
-.PHONY: install course stress-widgets test colab-twin lab lint learner lab-learner facts clean-data
+.PHONY: install course book stress-widgets test colab-twin lab lint learner lab-learner facts clean-data
 
 # Install the project with the pinned versions of constraints.txt (torch 2.14.1 / torchvision 0.29.1).
 $(STAMP): pyproject.toml constraints.txt
@@ -34,6 +34,12 @@ course: $(STAMP)
 	$(BIN)/maskgit prepare-data --profile $(PROFILE)
 	@test -f $(TEXT_MODEL) || echo "notebook 08 skipped: no $(TEXT_MODEL) yet (maskgit train --phase transformer --condition text --profile $(PROFILE))"
 	$(RUN_NOTEBOOKS) $(COURSE_NOTEBOOKS)
+
+# The web edition: a static site of the executed notebooks (results/notebooks, committed; `make course`
+# refreshes them), the docs and both READMEs. Executes nothing, builds offline with warnings as errors and
+# checks every internal link (tools/book.py). Open build/book/html/index.html.
+book: $(STAMP)
+	$(BIN)/python tools/book.py --out build/book
 
 # Issue #11's stress check: every widget cell of every notebook executed 100 times headless while two
 # busy processes load the CPU; fails on any stall (fast profile; ~10 minutes on the reference machine).

@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--cfg-ramp", "--cfg_ramp", dest="cfg_ramp", action="store_true", help="text model: guidance ramped over the steps")
     evaluate.add_argument("--classifier", help="text model: the attribute classifier that scores faithfulness "
                                                "(default results/checkpoints/attributes-<profile>.ckpt)")
+    evaluate.add_argument("--held-out", "--held_out", dest="held_out", type=int, default=0, metavar="N",
+                          help="text model: also score the attribute pairs left out of training (text.held_out), "
+                               "N images per pair, beside N of the same attribute with the styles it was seen with")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--no-memorisation", dest="memorisation", action="store_false",
                           help="skip the memorisation check (nearest training images of the generated ones)")
@@ -330,7 +333,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from maskgit_lib.paths import results_dir
 
     options = {k: getattr(args, k) for k in ("n", "temperature", "randomness", "cfg_scale", "seed", "device", "memorisation",
-                                             "memorisation_train", "cfg_ramp", "classifier")}
+                                             "memorisation_train", "cfg_ramp", "classifier", "held_out")}
     try:
         steps = [int(v) for v in args.steps.split(",") if v.strip()]
     except ValueError as err:
@@ -359,10 +362,14 @@ def _evaluate(args: argparse.Namespace) -> int:
         if report["faithfulness"] is None:
             print(f"faithfulness: not scored, {report['faithfulness_note']}")
         else:
-            faith = report["faithfulness"]
-            print(f"faithfulness: every requested attribute right in {faith['all_right']:.1%} of the images")
+            faith, ceiling = report["faithfulness"], report["faithfulness"]["ceiling"]
+            print(f"faithfulness: every requested attribute right in {faith['all_right']:.1%} of the images "
+                  f"(real images: {ceiling['all_right']:.1%}, the ceiling)")
             for name, row in faith["per_attribute"].items():
-                print(f"  {name:<16} {row['accuracy']:6.1%}  (n={row['n']})")
+                print(f"  {name:<16} {row['accuracy']:6.1%}  ceiling {ceiling['per_attribute'][name]['accuracy']:6.1%}  (n={row['n']})")
+        for row in (report.get("held_out") or {}).get("pairs", []):
+            print(f"held out {row['pair']}: {row['attribute']} right in {row['held out']['attribute_accuracy']:.1%} "
+                  f"(seen styles {row['seen']['attribute_accuracy']:.1%}, ceiling {row['ceiling']['attribute_accuracy']:.1%})")
     elif report["phase"] == "vqgan":
         print(f"PSNR {report['psnr']:.2f} dB, usage {report['usage']:.1%}, rFID {report['rfid']:.2f} "
               f"(real-vs-real floor {report['fid_floor']:.2f}, n={report['n']}) -> {out}")

@@ -201,6 +201,7 @@ class TrainConfig:
     val_images: int = 512  # validation images during training; the final validation uses all
     checkpoint_every: int = 500  # steps between checkpoints (also written at the end)
     keep_best: bool = False  # also keep checkpoints/best.ckpt, the best validation so far (small data sets)
+    keep_every: int = 0  # > 0: also keep checkpoints/step-NNNNNN.ckpt every this many steps (to measure over training)
 
 
 @dataclass

@@ -166,6 +166,8 @@ class PhaseTrainer:
                 self._keep_best(result)
             if self.step % self.cfg.checkpoint_every == 0:
                 self.save()
+            if self.cfg.keep_every and self.step % self.cfg.keep_every == 0:  # a trail of the run, for later measurement
+                self.save(self.run_dir / "checkpoints" / f"step-{self.step:06d}.ckpt")
         if not main:
             ddp.barrier()  # wait while rank 0 validates and saves
             return {"phase": self.phase, "steps": self.step}

@@ -135,23 +135,60 @@ def test_other_data_sets_and_the_causal_baseline_are_refused(setup):
             make(setup, "refused", **{key: value})
 
 
-def test_evaluate_reports_fid_and_faithfulness(setup):
+@pytest.fixture(scope="module")
+def classifier_path(setup):
     from maskgit_lib.evaluation.attribute_classifier import (
         save_attribute_classifier,
         train_attribute_classifier,
     )
+
+    _, data, root = setup
+    classifier, _ = train_attribute_classifier(data, names=data.attribute_names, steps=2, batch_size=8, channels=8)
+    return save_attribute_classifier(classifier, root / "attributes.ckpt")
+
+
+def test_evaluate_reports_fid_kid_faithfulness_and_its_ceiling(setup, classifier_path):
     from maskgit_lib.evaluation.evaluate import evaluate_checkpoint
 
     config, data, root = setup
     trainer = make(setup, "evaluate")
     trainer.fit(2)
     path = root / "evaluate" / "checkpoints" / "last.ckpt"
-    classifier, _ = train_attribute_classifier(data, names=data.attribute_names, steps=2, batch_size=8, channels=8)
-    classifier_path = save_attribute_classifier(classifier, root / "attributes.ckpt")
     report = evaluate_checkpoint(path, n=6, steps=2, device="cpu", progress=False, classifier=str(classifier_path))
     assert report["phase"] == "transformer-text" and report["fid"] > 0 and report["fid_floor"] > 0
-    faith = report["faithfulness"]
-    assert faith["n_images"] == 6 and 0 <= faith["all_right"] <= 1 and "style" in faith["per_attribute"]
+    assert np.isfinite(report["kid"]) and np.isfinite(report["kid_floor"])
+    faith, ceiling = report["faithfulness"], report["faithfulness"]["ceiling"]
+    assert faith["n_images"] == ceiling["n_images"] == 6 and 0 <= faith["all_right"] <= 1 and "style" in faith["per_attribute"]
     assert all(row["n"] <= 6 for row in faith["per_attribute"].values())
+    assert set(ceiling["per_attribute"]) == set(faith["per_attribute"])  # the same questions, asked of real images
     missing = evaluate_checkpoint(path, n=6, steps=2, device="cpu", progress=False, classifier=str(root / "none.ckpt"))
     assert missing["faithfulness"] is None and "train one" in missing["faithfulness_note"]
+
+
+def _pair_seen_elsewhere(data):
+    """A (style, attribute, value) whose value the validation set shows and training shows with other styles."""
+    names, values = data.attribute_names, data.attribute_values
+    train, val = np.asarray(data.train_attributes), np.asarray(data.val_attributes)
+    for name in names[1:]:
+        for v in range(len(values[name])):
+            styles = set(train[train[:, names.index(name)] == v, 0].tolist())
+            if len(styles) >= 2 and (val[:, names.index(name)] == v).any():
+                return values["style"][min(styles)], name, values[name][v]
+    raise AssertionError("the test data has no attribute value shared by two styles")
+
+
+def test_held_out_faithfulness_asks_for_each_left_out_pair_and_its_seen_twins(setup, classifier_path):
+    from maskgit_lib.evaluation.text_eval import held_out_faithfulness
+
+    config, data, root = setup
+    assert data.attribute_names[0] == "style"
+    style, name, value = _pair_seen_elsewhere(data)
+    make(setup, "held-eval", text__held_out=[[f"{name}={value}", f"style={style}"]]).fit(2)
+    report = held_out_faithfulness(root / "held-eval" / "checkpoints" / "last.ckpt", classifier_path, n=4, steps=2,
+                                   device="cpu")
+    (row,) = report["pairs"]
+    assert row["pair"] == f"style={style} & {name}={value}" and row["seen_styles"] and style not in row["seen_styles"]
+    for kind in ("held out", "seen"):
+        assert row[kind]["n"] == 4 and all(0 <= row[kind][k] <= 1 for k in ("attribute_accuracy", "style_accuracy", "both_right"))
+    val = np.asarray(data.val_attributes)
+    assert row["ceiling"]["n"] == (val[:, data.attribute_names.index(name)] == data.attribute_values[name].index(value)).sum()

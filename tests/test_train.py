@@ -217,3 +217,17 @@ def test_keep_best_saves_the_best_validation_and_survives_a_resume(tiny, tmp_pat
     assert resumed.fit(7)["best"]["step"] == 4  # 21 dB at step 7 does not beat step 4
     config.train_vqgan.keep_best = False
     assert "best" not in make_trainer(tiny, tmp_path, name="plain").fit(2)
+
+
+def test_keep_every_leaves_a_trail_of_checkpoints_named_by_step(tiny, tmp_path):
+    """``keep_every`` keeps step-NNNNNN.ckpt beside last.ckpt, each holding its own step."""
+    config, data = tiny
+    config.train_vqgan.keep_every = 2
+    try:
+        make_trainer(tiny, tmp_path, name="trail").fit(5)
+    finally:
+        config.train_vqgan.keep_every = 0
+    folder = tmp_path / "trail" / "checkpoints"
+    kept = sorted(p.name for p in folder.glob("step-*.ckpt"))
+    assert kept == ["step-000002.ckpt", "step-000004.ckpt"] and (folder / "last.ckpt").is_file()
+    assert [load_checkpoint(folder / name)["step"] for name in kept] == [2, 4]

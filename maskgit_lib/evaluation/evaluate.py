@@ -234,6 +234,8 @@ def evaluate_checkpoint(path: str | Path, **options: Any) -> dict[str, Any]:
             raise ValueError("an ablation table (several --steps/--schedule/--order) is for class models; give one of each")
         options = {k: v for k, v in options.items() if k not in ("memorisation", "memorisation_train")}
         return evaluate_text_transformer(path, steps=steps, schedule=schedule, order=order, **options)
+    if options.pop("held_out", 0):
+        raise ValueError("--held-out is for text models (held-out attribute pairs); this is a class model")
     options = {k: v for k, v in options.items() if k not in ("classifier", "cfg_ramp")}
     if any(isinstance(v, tuple | list) for v in (steps, schedule, order)):  # an ablation table: FIDs only
         options = {k: v for k, v in options.items() if k not in ("memorisation", "memorisation_train")}
