@@ -44,3 +44,29 @@ def test_an_unknown_word_stops_prompt_samples_in_one_line():
     with pytest.raises(PromptError, match="nearest") as error:
         prompt_samples(_tiny_text_model(), _Tokenizer(), _tiny_vocabulary(), "a micah avatar with glases", steps=2, n=2)
     assert "\n" not in str(error.value)
+
+
+def test_faithfulness_lines_set_each_attribute_beside_its_ceiling():
+    from maskgit_lib.course.text_pictures import faithfulness_lines
+
+    report = {"faithfulness": {"per_attribute": {"style": {"accuracy": 0.9, "n": 10}, "glasses": {"accuracy": 0.4, "n": 5}},
+                               "all_right": 0.3,
+                               "ceiling": {"per_attribute": {"style": {"accuracy": 1.0}, "glasses": {"accuracy": 0.8}}, "all_right": 0.6}}}
+    header, style, glasses, every = faithfulness_lines(report)
+    assert "ceiling" in header and style.split() == ["style", "90.0%", "100.0%", "90%"]
+    assert glasses.split()[-1] == "50%" and every.split()[-1] == "50%" and every.startswith("all right")
+
+
+def test_sweep_and_held_out_plots_draw_one_point_per_scale_and_per_step():
+    from maskgit_lib.course.text_pictures import plot_guidance_sweep, plot_held_out_over_training
+
+    sweep = {"n": 100, "fid_floor": 10.0, "ceiling": {"all_right": 0.8},
+             "rows": [{"cfg_scale": s, "fid": 30 + s, "all_right": 0.2 + s / 20} for s in (0, 1, 2, 4)]}
+    curve = plot_guidance_sweep(sweep).axes[0].get_lines()[0]  # then the ceiling and the floor
+    assert list(curve.get_xdata()) == [30, 31, 32, 34]
+    pair = lambda acc: {"pair": "style=micah & hat=yes", "held out": {"attribute_accuracy": acc},  # noqa: E731
+                        "seen": {"attribute_accuracy": acc + 0.1}, "ceiling": {"attribute_accuracy": 0.95}}
+    trail = {"rows": [{"step": s, "pairs": [pair(s / 1000)]} for s in (250, 500, 750)]}
+    held, seen, ceiling = plot_held_out_over_training(trail).axes[0].get_lines()
+    assert list(held.get_xdata()) == [250, 500, 750] and list(held.get_ydata()) == [0.25, 0.5, 0.75]
+    assert list(seen.get_ydata()) == pytest.approx([0.35, 0.6, 0.85]) and list(ceiling.get_ydata()) == [0.95, 0.95]

@@ -1,5 +1,6 @@
-"""The text model's results that one ``maskgit evaluate`` does not give: the guidance sweep and the
-held-out combinations over training. Each writes a JSON under ``results/text/`` holding its command.
+"""The text model's results that one ``maskgit evaluate`` does not give: the guidance sweep, the
+held-out combinations over training, and checkpoints compared at one n (the conditioning ablation).
+Each writes a JSON under ``results/text/`` that holds its command and machine.
 
     # faithfulness against FID, guidance 0 to 8 (the classic trade-off curve)
     python tools/text_results.py sweep --checkpoint results/checkpoints/transformer-text-cpu.ckpt \\
@@ -8,6 +9,10 @@ held-out combinations over training. Each writes a JSON under ``results/text/`` 
     # held-out pairs against seen ones, at each checkpoint a run kept (train.keep_every)
     python tools/text_results.py over-training runs/text/checkpoints/step-*.ckpt \\
         --n 120 --out results/text/held-out-over-training-cpu.json
+
+    # two conditionings (or any checkpoints) at the same step: FID and faithfulness at one n
+    python tools/text_results.py compare prefix/step-001500.ckpt cross/step-001500.ckpt \\
+        --n 500 --out results/text/conditioning-ablation-cpu.json
 
 Why a sweep at a smaller n than the headline FID: five FIDs at n = 2,000 take about an hour on the
 reference CPU; the floor is measured at the same n, so the curve's points stay comparable with each other.
@@ -59,6 +64,23 @@ def over_training(checkpoints: list[str], n: int, steps: int = 12, seed: int = 0
     return {"n": n, "steps": steps, "seed": seed, "rows": rows}
 
 
+def compare(checkpoints: list[str], n: int, steps: int = 12, seed: int = 0, held_out: int = 0) -> dict[str, Any]:
+    """Each checkpoint's conditioning, step and validation numbers (from its training state), FID and
+    faithfulness at the same ``n`` and decoding; with ``held_out`` the held-out pairs too."""
+    rows = []
+    for path in checkpoints:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        report = evaluate_text_transformer(path, n=n, steps=steps, seed=seed, device="cpu", progress=False, held_out=held_out)
+        faith = report["faithfulness"]
+        rows.append({"checkpoint": path, "conditioning": report["conditioning"], "step": int(state["step"]),
+                     "fid": report["fid"], "kid": report["kid"], "all_right": faith["all_right"],
+                     "per_attribute": {k: v["accuracy"] for k, v in faith["per_attribute"].items()},
+                     "held_out": [{"pair": p["pair"], "held out": p["held out"]["attribute_accuracy"],
+                                   "seen": p["seen"]["attribute_accuracy"]} for p in report.get("held_out", {}).get("pairs", [])]})
+        print(f"{report['conditioning']} at step {state['step']}: FID {report['fid']:.2f}, all right {faith['all_right']:.1%}", flush=True)
+    return {"n": n, "steps": steps, "seed": seed, "fid_floor": report["fid_floor"], "rows": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -67,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("--scales", default="0,1,2,4,8")
     two = commands.add_parser("over-training", help="held-out against seen pairs at each kept checkpoint")
     two.add_argument("checkpoints", nargs="+")
-    for sub in (one, two):
+    three = commands.add_parser("compare", help="FID and faithfulness of several checkpoints at the same n")
+    three.add_argument("checkpoints", nargs="+")
+    three.add_argument("--held-out", type=int, default=0, help="also the held-out pairs, this many images per side")
+    for sub in (one, two, three):
         sub.add_argument("--n", type=int, default=1000)
         sub.add_argument("--steps", type=int, default=12)
         sub.add_argument("--seed", type=int, default=0)
@@ -76,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     if args.command == "sweep":
         report = sweep(args.checkpoint, [float(s) for s in args.scales.split(",")], args.n, args.steps, args.seed)
-    else:
+    elif args.command == "over-training":
         report = over_training(args.checkpoints, args.n, args.steps, args.seed)
+    else:
+        report = compare(args.checkpoints, args.n, args.steps, args.seed, args.held_out)
     report["command"] = "python tools/text_results.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     report["machine"] = f"{platform.machine()}, {torch.get_num_threads()} threads"
     report["seconds"] = round(time.perf_counter() - started, 1)

@@ -102,3 +102,52 @@ def show_prompt_samples(images: torch.Tensor, asked: dict[str, str], classifier:
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def faithfulness_lines(report: dict) -> list[str]:
+    """``maskgit evaluate``'s faithfulness of a text model as table rows: per attribute, the generated
+    images' accuracy, the classifier's ceiling on the same real images, and their ratio."""
+    faith, ceiling = report["faithfulness"], report["faithfulness"]["ceiling"]
+    lines = [f"{'attribute':<14}{'generated':>10}{'real (ceiling)':>16}{'ratio':>8}"]
+    rows = [(name, row["accuracy"], ceiling["per_attribute"][name]["accuracy"]) for name, row in faith["per_attribute"].items()]
+    rows.append(("all right", faith["all_right"], ceiling["all_right"]))
+    for name, generated, real in rows:
+        lines.append(f"{name:<14}{generated:>10.1%}{real:>16.1%}{generated / real:>8.0%}")
+    return lines
+
+
+def plot_guidance_sweep(sweep: dict):
+    """The trade-off curve: FID (x, lower is better) against the share of images with every requested
+    attribute right (y), one point per guidance scale, the classifier's ceiling dashed."""
+    rows = sweep["rows"]
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    ax.plot([r["fid"] for r in rows], [r["all_right"] for r in rows], "o-")
+    for r in rows:
+        ax.annotate(f"s = {r['cfg_scale']:g}", (r["fid"], r["all_right"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.axhline(sweep["ceiling"]["all_right"], ls="--", c="grey", label="real images (ceiling)")
+    ax.axvline(sweep["fid_floor"], ls=":", c="grey", label="FID floor (real vs real)")
+    ax.set_xlabel(f"FID (n = {sweep['n']:,}), lower is better")
+    ax.set_ylabel("every requested attribute right")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_held_out_over_training(trail: dict):
+    """One panel per held-out pair: how often its attribute reads right when asked with the held-out
+    style (never seen together) and with the styles training showed it with, at each kept checkpoint;
+    the classifier's accuracy for that attribute on real avatars dashed."""
+    pairs = [p["pair"] for p in trail["rows"][0]["pairs"]]
+    fig, axes = plt.subplots(1, len(pairs), figsize=(3.4 * len(pairs), 2.8), squeeze=False, sharey=True)
+    steps = [row["step"] for row in trail["rows"]]
+    for k, (ax, pair) in enumerate(zip(axes[0], pairs, strict=True)):
+        for kind, style in (("held out", "o-"), ("seen", "s--")):
+            ax.plot(steps, [row["pairs"][k][kind]["attribute_accuracy"] for row in trail["rows"]], style, ms=3, label=kind)
+        ax.axhline(trail["rows"][-1]["pairs"][k]["ceiling"]["attribute_accuracy"], ls=":", c="grey", label="real (ceiling)")
+        ax.set_title(pair.replace("style=", "").replace(" & ", " + "), fontsize=8)
+        ax.set_xlabel("training step")
+        ax.set_ylim(0, 1.02)
+    axes[0][0].set_ylabel("attribute read as asked")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
