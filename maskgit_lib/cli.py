@@ -368,7 +368,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             for name, row in faith["per_attribute"].items():
                 print(f"  {name:<16} {row['accuracy']:6.1%}  ceiling {ceiling['per_attribute'][name]['accuracy']:6.1%}  (n={row['n']})")
         for row in (report.get("held_out") or {}).get("pairs", []):
-            print(f"held out {row['pair']}: {row['attribute']} right in {row['held out']['attribute_accuracy']:.1%} "
+            print(f"held out {row['pair']}: {row['attribute']} right in {row['held_out']['attribute_accuracy']:.1%} "
                   f"(seen styles {row['seen']['attribute_accuracy']:.1%}, ceiling {row['ceiling']['attribute_accuracy']:.1%})")
     elif report["phase"] == "vqgan":
         print(f"PSNR {report['psnr']:.2f} dB, usage {report['usage']:.1%}, rFID {report['rfid']:.2f} "

@@ -64,7 +64,7 @@ def test_sweep_and_held_out_plots_draw_one_point_per_scale_and_per_step():
              "rows": [{"cfg_scale": s, "fid": 30 + s, "all_right": 0.2 + s / 20} for s in (0, 1, 2, 4)]}
     curve = plot_guidance_sweep(sweep).axes[0].get_lines()[0]  # then the ceiling and the floor
     assert list(curve.get_xdata()) == [30, 31, 32, 34]
-    pair = lambda acc: {"pair": "style=micah & hat=yes", "held out": {"attribute_accuracy": acc},  # noqa: E731
+    pair = lambda acc: {"pair": "style=micah & hat=yes", "held_out": {"attribute_accuracy": acc},  # noqa: E731
                         "seen": {"attribute_accuracy": acc + 0.1}, "ceiling": {"attribute_accuracy": 0.95}}
     trail = {"rows": [{"step": s, "pairs": [pair(s / 1000)]} for s in (250, 500, 750)]}
     held, seen, ceiling = plot_held_out_over_training(trail).axes[0].get_lines()

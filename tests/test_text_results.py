@@ -40,7 +40,7 @@ def test_over_training_orders_checkpoints_by_their_step(tmp_path, monkeypatch):
     def held(path, **kw):
         asked.append(Path(path).name)
         acc = {"attribute_accuracy": 0.5}
-        return {"pairs": [{"pair": "style=micah & hat=yes", "held out": acc, "seen": acc, "ceiling": acc}]}
+        return {"pairs": [{"pair": "style=micah & hat=yes", "held_out": acc, "seen": acc, "ceiling": acc}]}
     monkeypatch.setattr(text_results, "held_out_faithfulness", held)
     report = text_results.over_training(paths, n=4)
     assert [r["step"] for r in report["rows"]] == [250, 500, 750] and asked == ["c250.ckpt", "c500.ckpt", "c750.ckpt"]

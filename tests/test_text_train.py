@@ -188,7 +188,7 @@ def test_held_out_faithfulness_asks_for_each_left_out_pair_and_its_seen_twins(se
                                    device="cpu")
     (row,) = report["pairs"]
     assert row["pair"] == f"style={style} & {name}={value}" and row["seen_styles"] and style not in row["seen_styles"]
-    for kind in ("held out", "seen"):
+    for kind in ("held_out", "seen"):
         assert row[kind]["n"] == 4 and all(0 <= row[kind][k] <= 1 for k in ("attribute_accuracy", "style_accuracy", "both_right"))
     val = np.asarray(data.val_attributes)
     assert row["ceiling"]["n"] == (val[:, data.attribute_names.index(name)] == data.attribute_values[name].index(value)).sum()

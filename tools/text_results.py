@@ -59,7 +59,7 @@ def over_training(checkpoints: list[str], n: int, steps: int = 12, seed: int = 0
         step = int(torch.load(path, map_location="cpu", weights_only=False)["step"])
         report = held_out_faithfulness(path, n=n, steps=steps, seed=seed, device="cpu")
         rows.append({"step": step, "pairs": report["pairs"]})
-        print(f"step {step}: " + "; ".join(f"{p['pair']} held out {p['held out']['attribute_accuracy']:.0%} "
+        print(f"step {step}: " + "; ".join(f"{p['pair']} held out {p['held_out']['attribute_accuracy']:.0%} "
                                            f"seen {p['seen']['attribute_accuracy']:.0%}" for p in report["pairs"]), flush=True)
     return {"n": n, "steps": steps, "seed": seed, "rows": rows}
 
@@ -75,7 +75,7 @@ def compare(checkpoints: list[str], n: int, steps: int = 12, seed: int = 0, held
         rows.append({"checkpoint": path, "conditioning": report["conditioning"], "step": int(state["step"]),
                      "fid": report["fid"], "kid": report["kid"], "all_right": faith["all_right"],
                      "per_attribute": {k: v["accuracy"] for k, v in faith["per_attribute"].items()},
-                     "held_out": [{"pair": p["pair"], "held out": p["held out"]["attribute_accuracy"],
+                     "held_out": [{"pair": p["pair"], "held_out": p["held_out"]["attribute_accuracy"],
                                    "seen": p["seen"]["attribute_accuracy"]} for p in report.get("held_out", {}).get("pairs", [])]})
         print(f"{report['conditioning']} at step {state['step']}: FID {report['fid']:.2f}, all right {faith['all_right']:.1%}", flush=True)
     return {"n": n, "steps": steps, "seed": seed, "fid_floor": report["fid_floor"], "rows": rows}

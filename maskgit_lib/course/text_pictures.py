@@ -141,8 +141,8 @@ def plot_held_out_over_training(trail: dict):
     fig, axes = plt.subplots(1, len(pairs), figsize=(3.4 * len(pairs), 2.8), squeeze=False, sharey=True)
     steps = [row["step"] for row in trail["rows"]]
     for k, (ax, pair) in enumerate(zip(axes[0], pairs, strict=True)):
-        for kind, style in (("held out", "o-"), ("seen", "s--")):
-            ax.plot(steps, [row["pairs"][k][kind]["attribute_accuracy"] for row in trail["rows"]], style, ms=3, label=kind)
+        for kind, style in (("held_out", "o-"), ("seen", "s--")):
+            ax.plot(steps, [row["pairs"][k][kind]["attribute_accuracy"] for row in trail["rows"]], style, ms=3, label=kind.replace("_", " "))
         ax.axhline(trail["rows"][-1]["pairs"][k]["ceiling"]["attribute_accuracy"], ls=":", c="grey", label="real (ceiling)")
         ax.set_title(pair.replace("style=", "").replace(" & ", " + "), fontsize=8)
         ax.set_xlabel("training step")

@@ -136,7 +136,7 @@ def held_out_faithfulness(path: str | Path, classifier: str | Path | None = None
         if not other_styles or not shows_it.any():
             raise ValueError(f"held-out pair {style_name}={style} & {name}={value}: no other style shows {name}={value} "
                              "in training, or no validation avatar does; pick a pair whose attribute is frequent on its own")
-        asked = {"held out": [{"style": style, name: value}] * n,
+        asked = {"held_out": [{"style": style, name: value}] * n,
                  "seen": [{"style": other_styles[i % len(other_styles)], name: value} for i in range(n)]}
         row: dict[str, Any] = {"pair": f"{style_name}={style} & {name}={value}", "attribute": name, "value": value,
                                "seen_styles": other_styles}
