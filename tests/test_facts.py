@@ -96,3 +96,12 @@ def test_the_course_total_names_the_notebooks_not_measured(copy):
     times["notebooks"][first]["reference-cpu"] = None
     (copy / "results" / "run_times.json").write_text(json.dumps(times))
     assert fact("run-time-total", copy) == f"{duration(60 * (n - 1))} (notebook {first} not measured)"
+
+
+def test_ratio_and_percent_of_compare_two_quoted_numbers(copy):
+    result = json.loads((copy / "results/eval/transformer-cpu.json").read_text())
+    result["fid"], result["fid_floor"] = 30.0, 12.0
+    (copy / "results/eval/transformer-cpu.json").write_text(json.dumps(result))
+    pair = "results/eval/transformer-cpu.json#fid_floor results/eval/transformer-cpu.json#fid"
+    assert fact(f"percent-of {pair}", copy) == "40 %"
+    assert fact("ratio " + " ".join(reversed(pair.split())), copy) == "2.5×"

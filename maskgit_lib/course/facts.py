@@ -17,7 +17,7 @@ A spec is either ``PATH#KEY.KEY.0.KEY FORMAT`` (a JSON or YAML file under the re
 FORMAT is a Python format spec such as ``.2f`` or ``,``, or ``duration``, or ``millions``; a space, not
 a ``|``, separates it, so a spec can sit in a markdown table) or a named fact
 computed from files (``run-time NN``, ``run-time-short NN``, ``run-time-total``, ``train-time NN …``,
-``params NAME``, ``ratio SPEC SPEC``).
+``params NAME``, ``ratio SPEC SPEC``, ``percent-of SPEC SPEC``).
 """
 
 from __future__ import annotations
@@ -163,6 +163,13 @@ def ratio(root: Path, numerator: str, denominator: str) -> str:
     """How many times one number is another, both given as ``PATH#KEY`` specs: ``2.7×``."""
     top, bottom = (float(fact(spec, root)) for spec in (numerator, denominator))
     return f"{top / bottom:.1f}×"
+
+
+@named("percent-of")
+def percent_of(root: Path, numerator: str, denominator: str) -> str:
+    """One number as a share of another, both ``PATH#KEY`` specs: ``87 %`` (a score against its ceiling)."""
+    top, bottom = (float(fact(spec, root)) for spec in (numerator, denominator))
+    return f"{top / bottom:.0%}".replace("%", " %")
 
 
 @named("params")
