@@ -192,3 +192,14 @@ def test_held_out_faithfulness_asks_for_each_left_out_pair_and_its_seen_twins(se
         assert row[kind]["n"] == 4 and all(0 <= row[kind][k] <= 1 for k in ("attribute_accuracy", "style_accuracy", "both_right"))
     val = np.asarray(data.val_attributes)
     assert row["ceiling"]["n"] == (val[:, data.attribute_names.index(name)] == data.attribute_values[name].index(value)).sum()
+
+
+def test_tokenizer_ceiling_reads_real_and_reconstructed_images_of_the_same_rows(setup, classifier_path):
+    from maskgit_lib.evaluation.text_eval import tokenizer_ceiling
+
+    config, data, root = setup
+    make(setup, "ceiling").fit(1)
+    report = tokenizer_ceiling(root / "ceiling" / "checkpoints" / "last.ckpt", classifier_path, n=8, device="cpu")
+    real, recon = report["real"], report["reconstructed"]
+    assert real["n_images"] == recon["n_images"] == 8 and set(real["per_attribute"]) == set(recon["per_attribute"])
+    assert report["psnr"] > 0 and report["tokenizer"].endswith("last.ckpt")

@@ -14,6 +14,10 @@ Each writes a JSON under ``results/text/`` that holds its command and machine.
     python tools/text_results.py compare prefix/step-001500.ckpt cross/step-001500.ckpt \\
         --n 500 --out results/text/conditioning-ablation-cpu.json
 
+    # what the tokenizer leaves readable: the classifier on its reconstructions of real avatars
+    python tools/text_results.py tokenizer-ceiling --checkpoint results/checkpoints/transformer-text-cpu.ckpt \\
+        --n 2000 --out results/text/tokenizer-ceiling-cpu.json
+
 Why a sweep at a smaller n than the headline FID: five FIDs at n = 2,000 take about an hour on the
 reference CPU; the floor is measured at the same n, so the curve's points stay comparable with each other.
 """
@@ -33,7 +37,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from maskgit_lib.evaluation.text_eval import evaluate_text_transformer, held_out_faithfulness  # noqa: E402
+from maskgit_lib.evaluation.text_eval import (  # noqa: E402
+    evaluate_text_transformer,
+    held_out_faithfulness,
+    tokenizer_ceiling,
+)
 
 
 def sweep(checkpoint: str, scales: list[float], n: int, steps: int = 12, seed: int = 0) -> dict[str, Any]:
@@ -92,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     three = commands.add_parser("compare", help="FID and faithfulness of several checkpoints at the same n")
     three.add_argument("checkpoints", nargs="+")
     three.add_argument("--held-out", type=int, default=0, help="also the held-out pairs, this many images per side")
-    for sub in (one, two, three):
+    four = commands.add_parser("tokenizer-ceiling", help="the classifier on the tokenizer's reconstructions of real avatars")
+    four.add_argument("--checkpoint", required=True, help="a text model (its tokenizer and data are used)")
+    for sub in (one, two, three, four):
         sub.add_argument("--n", type=int, default=1000)
         sub.add_argument("--steps", type=int, default=12)
         sub.add_argument("--seed", type=int, default=0)
@@ -103,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         report = sweep(args.checkpoint, [float(s) for s in args.scales.split(",")], args.n, args.steps, args.seed)
     elif args.command == "over-training":
         report = over_training(args.checkpoints, args.n, args.steps, args.seed)
+    elif args.command == "tokenizer-ceiling":
+        report = tokenizer_ceiling(args.checkpoint, n=args.n, seed=args.seed, device="cpu")
     else:
         report = compare(args.checkpoints, args.n, args.steps, args.seed, args.held_out)
     report["command"] = "python tools/text_results.py " + shlex.join(argv if argv is not None else sys.argv[1:])
