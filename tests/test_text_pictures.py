@@ -55,6 +55,9 @@ def test_faithfulness_lines_set_each_attribute_beside_its_ceiling():
     header, style, glasses, every = faithfulness_lines(report)
     assert "ceiling" in header and style.split() == ["style", "90.0%", "100.0%", "90%"]
     assert glasses.split()[-1] == "50%" and every.split()[-1] == "50%" and every.startswith("all right")
+    trip = {"per_attribute": {"style": {"accuracy": 0.95}, "glasses": {"accuracy": 0.7}}, "all_right": 0.55}
+    header, style, glasses, every = faithfulness_lines(report, trip)
+    assert "round trip" in header and style.split()[-1] == "95.0%" and every.split()[-1] == "55.0%"
 
 
 def test_sweep_and_held_out_plots_draw_one_point_per_scale_and_per_step():

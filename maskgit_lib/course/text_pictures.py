@@ -104,15 +104,17 @@ def show_prompt_samples(images: torch.Tensor, asked: dict[str, str], classifier:
     return fig
 
 
-def faithfulness_lines(report: dict) -> list[str]:
+def faithfulness_lines(report: dict, round_trip: dict | None = None) -> list[str]:
     """``maskgit evaluate``'s faithfulness of a text model as table rows: per attribute, the generated
-    images' accuracy, the classifier's ceiling on the same real images, and their ratio."""
+    images' accuracy, the classifier's ceiling on the same real images, and their ratio; with
+    ``round_trip`` (``tokenizer_ceiling``'s "reconstructed" score), what survives the tokenizer too."""
     faith, ceiling = report["faithfulness"], report["faithfulness"]["ceiling"]
-    lines = [f"{'attribute':<14}{'generated':>10}{'real (ceiling)':>16}{'ratio':>8}"]
-    rows = [(name, row["accuracy"], ceiling["per_attribute"][name]["accuracy"]) for name, row in faith["per_attribute"].items()]
-    rows.append(("all right", faith["all_right"], ceiling["all_right"]))
-    for name, generated, real in rows:
-        lines.append(f"{name:<14}{generated:>10.1%}{real:>16.1%}{generated / real:>8.0%}")
+    lines = [f"{'attribute':<16}{'generated':>10}{'real (ceiling)':>16}{'ratio':>7}" + (f"{'tokenizer round trip':>22}" if round_trip else "")]
+    rows = [(name, row["accuracy"], ceiling["per_attribute"][name]["accuracy"],
+             round_trip and round_trip["per_attribute"][name]["accuracy"]) for name, row in faith["per_attribute"].items()]
+    rows.append(("all right", faith["all_right"], ceiling["all_right"], round_trip and round_trip["all_right"]))
+    for name, generated, real, trip in rows:
+        lines.append(f"{name:<16}{generated:>10.1%}{real:>16.1%}{generated / real:>7.0%}" + (f"{trip:>22.1%}" if round_trip else ""))
     return lines
 
 
