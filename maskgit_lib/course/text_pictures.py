@@ -130,7 +130,8 @@ def plot_guidance_sweep(sweep: dict):
     ax.axvline(sweep["fid_floor"], ls=":", c="grey", label="FID floor (real vs real)")
     ax.set_xlabel(f"FID (n = {sweep['n']:,}), lower is better")
     ax.set_ylabel("every requested attribute right")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.margins(x=0.12)  # room for the last label
+    ax.legend(fontsize=7, loc="center right")
     fig.tight_layout()
     return fig
 
