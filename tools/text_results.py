@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "over-training":
         report = over_training(args.checkpoints, args.n, args.steps, args.seed)
     elif args.command == "tokenizer-ceiling":
-        report = tokenizer_ceiling(args.checkpoint, n=args.n, seed=args.seed, device="cpu")
+        report = tokenizer_ceiling(args.checkpoint, n=args.n, device="cpu")
     else:
         report = compare(args.checkpoints, args.n, args.steps, args.seed, args.held_out)
     report["command"] = "python tools/text_results.py " + shlex.join(argv if argv is not None else sys.argv[1:])

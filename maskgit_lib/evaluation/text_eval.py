@@ -155,7 +155,7 @@ def held_out_faithfulness(path: str | Path, classifier: str | Path | None = None
     return {"checkpoint": str(path), "steps": steps, "cfg_scale": cfg_scale, "seed": seed, "pairs": pairs}
 
 
-def tokenizer_ceiling(path: str | Path, classifier: str | Path | None = None, n: int = 2000, seed: int = 0,
+def tokenizer_ceiling(path: str | Path, classifier: str | Path | None = None, n: int = 2000,
                       device: str | None = None) -> dict[str, Any]:
     """Faithfulness of the tokenizer's own reconstructions of the ``n`` validation avatars, against
     their descriptions: the best a generator of this tokenizer's tokens can be read, below the real
