@@ -85,13 +85,23 @@ def check_same_settings(saved: dict[str, Any], wanted: dict[str, Any], sections:
                 )
 
 
-def export_weights(src: str | Path, dst: str | Path, extra: dict[str, Any] | None = None) -> Path:
+def export_weights(src: str | Path, dst: str | Path, extra: dict[str, Any] | None = None, ema: bool = False) -> Path:
     """A small, shippable copy of a training checkpoint: the config and fp16 weights, no optimizer.
 
     fp16 halves the file (what git and Colab download); loading copies the weights back into fp32
     parameters, and the reconstructions differ from the fp32 model by far less than a grey level.
+    With ``ema`` the copy holds the run's moving average of the weights (``train.ema_decay``) in
+    their place, so every loader, ``sample`` and ``evaluate`` use it unchanged.
     """
     payload = load_checkpoint(src)
-    weights = {k: (v.half() if v.is_floating_point() else v) for k, v in payload["model"].items()}
+    state, which = payload["model"], {}
+    if ema:
+        if "ema" not in payload:
+            raise CheckpointError(f"{src} holds no average of its weights: train with ema_decay > 0 "
+                                  "(e.g. train_transformer.ema_decay: 0.999), or export without --ema")
+        state = payload["ema"]["model"]
+        which = {"weights": f"EMA, decay {payload['ema']['decay']}, over {payload['ema']['updates']} steps"}
+    weights = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
     keep = {k: payload[k] for k in ("phase", "config", "step", "class_names", "tokenizer_digest", "vocabulary") if k in payload}
-    return save_checkpoint(dst, {**keep, "model": weights, "exported_from_step": payload["step"], **(extra or {})}, compress=True)
+    return save_checkpoint(dst, {**keep, "model": weights, "exported_from_step": payload["step"], **which, **(extra or {})},
+                           compress=True)

@@ -138,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--checkpoint", required=True, help="a training checkpoint (e.g. results/runs/vqgan-cpu/checkpoints/last.ckpt)")
     export.add_argument("--out", required=True, help="where to write it (e.g. results/checkpoints/vqgan-cpu.ckpt)")
     export.add_argument("--summary", help="a run's summary.json to store beside the weights")
+    export.add_argument("--ema", action="store_true",
+                        help="ship the run's moving average of the weights (trained with ema_decay > 0) instead of its last weights")
     export.set_defaults(run=_export)
 
     info = commands.add_parser("info", help="print the machine, the versions and the resolved config")
@@ -416,8 +418,8 @@ def _export(args: argparse.Namespace) -> int:
     from maskgit_lib.checkpoint import export_weights
 
     extra = {"summary": json.loads(Path(args.summary).read_text())} if args.summary else None
-    path = export_weights(args.checkpoint, args.out, extra)
-    print(f"{path} ({path.stat().st_size / 2**20:.1f} MiB)")
+    path = export_weights(args.checkpoint, args.out, extra, ema=args.ema)
+    print(f"{path} ({path.stat().st_size / 2**20:.1f} MiB{', EMA weights' if args.ema else ''})")
     return 0
 
 

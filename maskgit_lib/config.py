@@ -202,6 +202,13 @@ class TrainConfig:
     checkpoint_every: int = 500  # steps between checkpoints (also written at the end)
     keep_best: bool = False  # also keep checkpoints/best.ckpt, the best validation so far (small data sets)
     keep_every: int = 0  # > 0: also keep checkpoints/step-NNNNNN.ckpt every this many steps (to measure over training)
+    # > 0: also keep an exponential moving average of the weights with this decay (``maskgit_lib.ema``;
+    # e.g. 0.999): the Transformer phases validate it too, and ``maskgit export --ema`` ships it
+    ema_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"ema_decay {self.ema_decay}: use a value in [0, 1), e.g. 0.999 (0 keeps no average)")
 
 
 @dataclass

@@ -70,9 +70,12 @@ def plot_training_curves(rows: list[dict], loss_keys: list[str], val_keys: list[
     axes[0].legend(fontsize=8)
     axes[0].set_title("training losses")
     for ax, key in zip(axes[1:], val_keys, strict=True):
-        points = [(r["step"], r[key]) for r in rows if key in r]
-        if points:
-            ax.plot(*zip(*points, strict=True), marker="o")
+        for shown, label in ((key, "trained weights"), (f"{key}_ema", "EMA of the weights")):
+            points = [(r["step"], r[shown]) for r in rows if shown in r]
+            if points:
+                ax.plot(*zip(*points, strict=True), marker="o", label=label)
+        if any(f"{key}_ema" in r for r in rows):  # a run with train.ema_decay: two lines, say which
+            ax.legend(fontsize=8)
         if "usage" in key:
             ax.set_ylim(0, 1.05)  # a share of the codebook: show it on its full scale
         ax.set_xlabel("step")

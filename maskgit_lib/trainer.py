@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ from torch import nn
 from maskgit_lib import distributed as ddp
 from maskgit_lib.checkpoint import check_same_settings, load_checkpoint, save_checkpoint
 from maskgit_lib.config import Config, TrainConfig, config_from_dict
+from maskgit_lib.ema import WeightAverage
 from maskgit_lib.paths import results_dir
 from maskgit_lib.precision import grad_scaler, resolve_precision
 from maskgit_lib.progress import progress_bar
@@ -104,6 +107,24 @@ class PhaseTrainer:
         self.run_dir = Path(run_dir) if run_dir else default_run_dir(self.phase, config.profile)
         self.step = 0
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+        self._ema: WeightAverage | None = None  # with ema_decay > 0: made from the model on first use
+
+    @property
+    def ema(self) -> WeightAverage | None:
+        """The moving average of ``model``'s weights (``train.ema_decay`` > 0), else None."""
+        if self.cfg.ema_decay > 0 and self._ema is None:
+            self._ema = WeightAverage(self.model, self.cfg.ema_decay)
+        return self._ema
+
+    @contextmanager
+    def averaged_weights(self) -> Iterator[None]:
+        """Inside the block ``model`` (and its compiled wrapper) holds the EMA weights; after it, its own."""
+        own = {k: v.clone() for k, v in self.model.state_dict().items()}
+        self.model.load_state_dict(self.ema.model.state_dict())
+        try:
+            yield
+        finally:
+            self.model.load_state_dict(own)
 
     def _compiled(self, model: nn.Module) -> nn.Module:
         """``model`` itself, or with ``compile: true`` a compiled wrapper that shares its parameters
@@ -123,7 +144,8 @@ class PhaseTrainer:
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {"phase": self.phase, "config": self.config.to_dict(), "step": self.step, "epoch": self.epoch(), "rng": rng,
                 "class_names": self.data.class_names, "grad_scaler": self.scaler.state_dict(), "best": self.best,
-                **{k: m.state_dict() for k, m in self.modules().items()}}
+                **{k: m.state_dict() for k, m in self.modules().items()},
+                **({"ema": self.ema.state_dict()} if self.ema else {})}
 
     def save(self, path: str | Path | None = None) -> Path:
         return save_checkpoint(path or self.run_dir / "checkpoints" / "last.ckpt", self.state())
@@ -140,6 +162,17 @@ class PhaseTrainer:
             torch.cuda.set_rng_state_all(payload["rng"]["cuda"])
         if payload.get("grad_scaler") and self.scaler.is_enabled():  # empty when saved without fp16: start afresh
             self.scaler.load_state_dict(payload["grad_scaler"])
+        self._load_average(payload, path)
+
+    def _load_average(self, payload: dict[str, Any], path: str | Path) -> None:
+        """The saved EMA, or, for a run that turns ``ema_decay`` on midway, one started from the weights just loaded."""
+        if not self.ema:
+            return
+        if "ema" in payload:
+            self.ema.load_state_dict(payload["ema"])
+        else:
+            self.ema.restart_from(self.model)
+            self.log(f"{path} holds no average of its weights: the EMA (decay {self.cfg.ema_decay}) starts from its step {self.step}")
 
     def fit(self, max_steps: int | None = None) -> dict[str, Any]:
         """Train until ``max_steps`` (default: the config's), validating, logging and saving on the way."""
@@ -151,6 +184,8 @@ class PhaseTrainer:
         bar = progress_bar(range(self.step, max_steps), self.progress, f"training {self.phase}", total=max_steps - self.step)
         for _ in bar:
             row = self.train_step()
+            if self.ema:
+                self.ema.update(self.model)
             window_images += self.global_batch
             if not main:
                 continue

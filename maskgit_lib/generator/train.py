@@ -229,6 +229,9 @@ class TransformerTrainer(PhaseTrainer):
         from maskgit_lib.figures import image_grid, save_image
 
         result = self.validate(n_images)
+        if self.ema:  # the same fixed masks on the averaged weights: the two losses compare directly
+            with self.averaged_weights():
+                result.update({f"{k}_ema": v for k, v in self.validate(n_images).items()})
         save_image(image_grid(self.sample_grid(), n_cols=8), self.run_dir / f"samples_{self.step:06d}.png", scale=3)
         return result
 
@@ -237,7 +240,10 @@ class TransformerTrainer(PhaseTrainer):
         return {**super().state(), "tokenizer_digest": self.tokenizer_digest}
 
     def result_text(self, summary: dict[str, Any]) -> str:
-        return f"val loss {summary['val_loss']:.3f}, masked-token accuracy {summary['val_accuracy']:.1%}"
+        text = f"val loss {summary['val_loss']:.3f}, masked-token accuracy {summary['val_accuracy']:.1%}"
+        if "val_loss_ema" in summary:
+            text += f" (EMA weights: {summary['val_loss_ema']:.3f}, {summary['val_accuracy_ema']:.1%})"
+        return text
 
     def summary_extra(self) -> dict[str, Any]:
         return {"tokens_per_image": self.model.n_tokens, "codebook_size": self.model.layout.codebook_size,
