@@ -44,3 +44,14 @@ def test_over_training_orders_checkpoints_by_their_step(tmp_path, monkeypatch):
     monkeypatch.setattr(text_results, "held_out_faithfulness", held)
     report = text_results.over_training(paths, n=4)
     assert [r["step"] for r in report["rows"]] == [250, 500, 750] and asked == ["c250.ckpt", "c500.ckpt", "c750.ckpt"]
+
+
+def test_compare_says_which_weights_each_checkpoint_holds(tmp_path, monkeypatch):
+    monkeypatch.setattr(text_results, "evaluate_text_transformer", lambda path, **kw: _report(**kw))
+    torch.save({"step": 3800}, tmp_path / "trained.ckpt")
+    torch.save({"step": 3800, "weights": "EMA, decay 0.998, over 1800 steps"}, tmp_path / "ema.ckpt")
+    out = tmp_path / "compare.json"
+    paths = [str(tmp_path / "trained.ckpt"), str(tmp_path / "ema.ckpt")]
+    assert text_results.main(["compare", *paths, "--n", "4", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["step"], r["weights"]) for r in rows] == [(3800, "trained"), (3800, "EMA, decay 0.998, over 1800 steps")]

@@ -10,7 +10,8 @@ Each writes a JSON under ``results/text/`` that holds its command and machine.
     python tools/text_results.py over-training runs/text/checkpoints/step-*.ckpt \\
         --n 120 --out results/text/held-out-over-training-cpu.json
 
-    # two conditionings (or any checkpoints) at the same step: FID and faithfulness at one n
+    # two conditionings (or any checkpoints: a run's EMA exported with maskgit export --ema) at the same
+    # step: FID and faithfulness at one n
     python tools/text_results.py compare prefix/step-001500.ckpt cross/step-001500.ckpt \\
         --n 500 --out results/text/conditioning-ablation-cpu.json
 
@@ -81,11 +82,12 @@ def compare(checkpoints: list[str], n: int, steps: int = 12, seed: int = 0, held
         report = evaluate_text_transformer(path, n=n, steps=steps, seed=seed, device="cpu", progress=False, held_out=held_out)
         faith = report["faithfulness"]
         rows.append({"checkpoint": path, "conditioning": report["conditioning"], "step": int(state["step"]),
+                     "weights": state.get("weights", "trained"),  # or the run's moving average (maskgit export --ema)
                      "fid": report["fid"], "kid": report["kid"], "all_right": faith["all_right"],
                      "per_attribute": {k: v["accuracy"] for k, v in faith["per_attribute"].items()},
                      "held_out": [{"pair": p["pair"], "held_out": p["held_out"]["attribute_accuracy"],
                                    "seen": p["seen"]["attribute_accuracy"]} for p in report.get("held_out", {}).get("pairs", [])]})
-        print(f"{report['conditioning']} at step {state['step']}: FID {report['fid']:.2f}, all right {faith['all_right']:.1%}", flush=True)
+        print(f"{report['conditioning']} at step {state['step']} ({rows[-1]['weights']} weights): FID {report['fid']:.2f}, all right {faith['all_right']:.1%}", flush=True)
     return {"n": n, "steps": steps, "seed": seed, "fid_floor": report["fid_floor"], "rows": rows}
 
 
