@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-import torch
+from maskgit_lib.checkpoint import save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
@@ -34,7 +34,7 @@ def test_sweep_writes_one_row_per_scale_with_the_ceiling_and_its_command(tmp_pat
 def test_over_training_orders_checkpoints_by_their_step(tmp_path, monkeypatch):
     paths = []
     for step in (750, 250, 500):
-        torch.save({"step": step}, tmp_path / f"c{step}.ckpt")
+        save_checkpoint(tmp_path / f"c{step}.ckpt", {"step": step})
         paths.append(str(tmp_path / f"c{step}.ckpt"))
     asked = []
     def held(path, **kw):
@@ -48,10 +48,12 @@ def test_over_training_orders_checkpoints_by_their_step(tmp_path, monkeypatch):
 
 def test_compare_says_which_weights_each_checkpoint_holds(tmp_path, monkeypatch):
     monkeypatch.setattr(text_results, "evaluate_text_transformer", lambda path, **kw: _report(**kw))
-    torch.save({"step": 3800}, tmp_path / "trained.ckpt")
-    torch.save({"step": 3800, "weights": "EMA, decay 0.998, over 1800 steps"}, tmp_path / "ema.ckpt")
+    summary = {"val_loss": 3.2, "val_loss_ema": 3.1}  # the run's, kept by maskgit export --summary
+    save_checkpoint(tmp_path / "trained.ckpt", {"step": 3800, "summary": summary})
+    save_checkpoint(tmp_path / "ema.ckpt", {"step": 3800, "weights": "EMA, decay 0.998, over 1800 steps", "summary": summary})
     out = tmp_path / "compare.json"
     paths = [str(tmp_path / "trained.ckpt"), str(tmp_path / "ema.ckpt")]
     assert text_results.main(["compare", *paths, "--n", "4", "--out", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
-    assert [(r["step"], r["weights"]) for r in rows] == [(3800, "trained"), (3800, "EMA, decay 0.998, over 1800 steps")]
+    assert [(r["step"], r["weights"], r["val_loss"]) for r in rows] == [
+        (3800, "trained", 3.2), (3800, "EMA, decay 0.998, over 1800 steps", 3.1)]

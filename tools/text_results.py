@@ -38,6 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from maskgit_lib.checkpoint import load_checkpoint  # noqa: E402
 from maskgit_lib.evaluation.text_eval import (  # noqa: E402
     evaluate_text_transformer,
     held_out_faithfulness,
@@ -62,10 +63,10 @@ def sweep(checkpoint: str, scales: list[float], n: int, steps: int = 12, seed: i
 
 def over_training(checkpoints: list[str], n: int, steps: int = 12, seed: int = 0) -> dict[str, Any]:
     """:func:`held_out_faithfulness` at each checkpoint, ordered by its training step."""
-    ordered = sorted(checkpoints, key=lambda p: int(torch.load(p, map_location="cpu", weights_only=False)["step"]))
+    ordered = sorted(checkpoints, key=lambda p: int(load_checkpoint(p)["step"]))
     rows = []
     for path in ordered:
-        step = int(torch.load(path, map_location="cpu", weights_only=False)["step"])
+        step = int(load_checkpoint(path)["step"])
         report = held_out_faithfulness(path, n=n, steps=steps, seed=seed, device="cpu")
         rows.append({"step": step, "pairs": report["pairs"]})
         print(f"step {step}: " + "; ".join(f"{p['pair']} held out {p['held_out']['attribute_accuracy']:.0%} "
@@ -73,16 +74,24 @@ def over_training(checkpoints: list[str], n: int, steps: int = 12, seed: int = 0
     return {"n": n, "steps": steps, "seed": seed, "rows": rows}
 
 
+def _val_loss(state: dict[str, Any]) -> float | None:
+    """The run's last validation loss of the weights this checkpoint holds (an exported one keeps the
+    run's summary); None when the checkpoint does not say."""
+    summary = state.get("summary", {})
+    return summary.get("val_loss_ema" if "weights" in state else "val_loss")
+
+
 def compare(checkpoints: list[str], n: int, steps: int = 12, seed: int = 0, held_out: int = 0) -> dict[str, Any]:
     """Each checkpoint's conditioning, step and validation numbers (from its training state), FID and
     faithfulness at the same ``n`` and decoding; with ``held_out`` the held-out pairs too."""
     rows = []
     for path in checkpoints:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = load_checkpoint(path)  # a training checkpoint or an exported (compressed) one
         report = evaluate_text_transformer(path, n=n, steps=steps, seed=seed, device="cpu", progress=False, held_out=held_out)
         faith = report["faithfulness"]
         rows.append({"checkpoint": path, "conditioning": report["conditioning"], "step": int(state["step"]),
                      "weights": state.get("weights", "trained"),  # or the run's moving average (maskgit export --ema)
+                     "val_loss": _val_loss(state),
                      "fid": report["fid"], "kid": report["kid"], "all_right": faith["all_right"],
                      "per_attribute": {k: v["accuracy"] for k, v in faith["per_attribute"].items()},
                      "held_out": [{"pair": p["pair"], "held_out": p["held_out"]["attribute_accuracy"],
