@@ -37,13 +37,15 @@ def test_over_training_orders_checkpoints_by_their_step(tmp_path, monkeypatch):
         save_checkpoint(tmp_path / f"c{step}.ckpt", {"step": step})
         paths.append(str(tmp_path / f"c{step}.ckpt"))
     asked = []
-    def held(path, **kw):
+    def held(path, cfg_scale=0.0, **kw):
         asked.append(Path(path).name)
         acc = {"attribute_accuracy": 0.5}
         return {"pairs": [{"pair": "style=micah & hat=yes", "held_out": acc, "seen": acc, "ceiling": acc}]}
     monkeypatch.setattr(text_results, "held_out_faithfulness", held)
     report = text_results.over_training(paths, n=4)
     assert [r["step"] for r in report["rows"]] == [250, 500, 750] and asked == ["c250.ckpt", "c500.ckpt", "c750.ckpt"]
+    scales = text_results.over_training(paths[:1], n=4, scales=(0.0, 2.0))["rows"]
+    assert [(r["step"], r["cfg_scale"]) for r in scales] == [(750, 0.0), (750, 2.0)]
 
 
 def test_compare_says_which_weights_each_checkpoint_holds(tmp_path, monkeypatch):

@@ -6,7 +6,8 @@ Each writes a JSON under ``results/text/`` that holds its command and machine.
     python tools/text_results.py sweep --checkpoint results/checkpoints/transformer-text-cpu.ckpt \\
         --scales 0,1,2,4,8 --n 1000 --out results/text/guidance-sweep-cpu.json
 
-    # held-out pairs against seen ones, at each checkpoint a run kept (train.keep_every)
+    # held-out pairs against seen ones, at each checkpoint a run kept (train.keep_every); --scales 0,2,4
+    # scores each checkpoint at several guidance scales
     python tools/text_results.py over-training runs/text/checkpoints/step-*.ckpt \\
         --n 120 --out results/text/held-out-over-training-cpu.json
 
@@ -61,15 +62,15 @@ def sweep(checkpoint: str, scales: list[float], n: int, steps: int = 12, seed: i
             "per_attribute": {k: v["accuracy"] for k, v in faith["ceiling"]["per_attribute"].items()}}, "rows": rows}
 
 
-def over_training(checkpoints: list[str], n: int, steps: int = 12, seed: int = 0) -> dict[str, Any]:
-    """:func:`held_out_faithfulness` at each checkpoint, ordered by its training step."""
+def over_training(checkpoints: list[str], n: int, steps: int = 12, seed: int = 0, scales: tuple[float, ...] = (0.0,)) -> dict[str, Any]:
+    """:func:`held_out_faithfulness` at each checkpoint, ordered by its training step, at each guidance scale."""
     ordered = sorted(checkpoints, key=lambda p: int(load_checkpoint(p)["step"]))
     rows = []
-    for path in ordered:
+    for path, scale in ((p, s) for p in ordered for s in scales):
         step = int(load_checkpoint(path)["step"])
-        report = held_out_faithfulness(path, n=n, steps=steps, seed=seed, device="cpu")
-        rows.append({"step": step, "pairs": report["pairs"]})
-        print(f"step {step}: " + "; ".join(f"{p['pair']} held out {p['held_out']['attribute_accuracy']:.0%} "
+        report = held_out_faithfulness(path, n=n, steps=steps, cfg_scale=scale, seed=seed, device="cpu")
+        rows.append({"step": step, "cfg_scale": scale, "pairs": report["pairs"]})
+        print(f"step {step}, guidance {scale:g}: " + "; ".join(f"{p['pair']} held out {p['held_out']['attribute_accuracy']:.0%} "
                                            f"seen {p['seen']['attribute_accuracy']:.0%}" for p in report["pairs"]), flush=True)
     return {"n": n, "steps": steps, "seed": seed, "rows": rows}
 
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("--scales", default="0,1,2,4,8")
     two = commands.add_parser("over-training", help="held-out against seen pairs at each kept checkpoint")
     two.add_argument("checkpoints", nargs="+")
+    two.add_argument("--scales", default="0", help="guidance scales, each checkpoint at each (default: 0, none)")
     three = commands.add_parser("compare", help="FID and faithfulness of several checkpoints at the same n")
     three.add_argument("checkpoints", nargs="+")
     three.add_argument("--held-out", type=int, default=0, help="also the held-out pairs, this many images per side")
@@ -123,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sweep":
         report = sweep(args.checkpoint, [float(s) for s in args.scales.split(",")], args.n, args.steps, args.seed)
     elif args.command == "over-training":
-        report = over_training(args.checkpoints, args.n, args.steps, args.seed)
+        report = over_training(args.checkpoints, args.n, args.steps, args.seed, tuple(float(s) for s in args.scales.split(",")))
     elif args.command == "tokenizer-ceiling":
         report = tokenizer_ceiling(args.checkpoint, n=args.n, device="cpu")
     else:
