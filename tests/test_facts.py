@@ -19,7 +19,8 @@ import render_facts  # noqa: E402
 @pytest.fixture
 def copy(tmp_path):
     """A temporary copy of the sources the tests change."""
-    for name in ("results/run_times.json", "results/eval/transformer-cpu.json", "maskgit_lib/configs/cpu.yaml"):
+    for name in ("results/run_times.json", "results/eval/transformer-cpu.json", "maskgit_lib/configs/cpu.yaml",
+                 "results/text/held-out-over-training-cpu.json"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, tmp_path / name)
     return tmp_path
@@ -105,3 +106,12 @@ def test_ratio_and_percent_of_compare_two_quoted_numbers(copy):
     pair = "results/eval/transformer-cpu.json#fid_floor results/eval/transformer-cpu.json#fid"
     assert fact(f"percent-of {pair}", copy) == "40 %"
     assert fact("ratio " + " ".join(reversed(pair.split())), copy) == "2.5×"
+
+
+def test_count_quotes_how_many_rows_a_results_file_holds(copy):
+    path = copy / "results/text/held-out-over-training-cpu.json"
+    trail = json.loads(path.read_text())
+    assert fact("results/text/held-out-over-training-cpu.json#rows count", copy) == str(len(trail["rows"]))
+    trail["rows"] = trail["rows"][:2]
+    path.write_text(json.dumps(trail))
+    assert fact("results/text/held-out-over-training-cpu.json#rows count", copy) == "2"

@@ -14,8 +14,8 @@ the notebooks, README and docs, and a test fails when one is out of date. In a c
 specs print directly: ``print(fact("results/eval/transformer-cpu.json#fid .2f"))``.
 
 A spec is either ``PATH#KEY.KEY.0.KEY FORMAT`` (a JSON or YAML file under the repository; the optional
-FORMAT is a Python format spec such as ``.2f`` or ``,``, or ``duration``, or ``millions``; a space, not
-a ``|``, separates it, so a spec can sit in a markdown table) or a named fact
+FORMAT is a Python format spec such as ``.2f`` or ``,``, or ``duration``, ``millions``, ``count`` (a list's
+length); a space, not a ``|``, separates it, so a spec can sit in a markdown table) or a named fact
 computed from files (``run-time NN``, ``run-time-short NN``, ``run-time-total``, ``train-time NN …``,
 ``params NAME``, ``ratio SPEC SPEC``, ``percent-of SPEC SPEC``).
 """
@@ -79,6 +79,8 @@ def format_value(value: Any, how: str, spec: str) -> str:
         return duration(value)
     if how == "millions":
         return f"{value / 1e6:.2f}M"
+    if how == "count":  # how many entries a list holds (rows of a results file)
+        return f"{len(value):,}"
     try:
         return format(value, how)
     except (ValueError, TypeError):
