@@ -115,3 +115,10 @@ def test_count_quotes_how_many_rows_a_results_file_holds(copy):
     trail["rows"] = trail["rows"][:2]
     path.write_text(json.dumps(trail))
     assert fact("results/text/held-out-over-training-cpu.json#rows count", copy) == "2"
+
+
+def test_params_counts_a_text_model_too():
+    from maskgit_lib.text.conditioned import load_text_transformer
+
+    model, _, _ = load_text_transformer(REPO / "results/checkpoints/transformer-text-cpu.ckpt")
+    assert fact("params transformer-text-cpu") == f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M"

@@ -176,12 +176,15 @@ def percent_of(root: Path, numerator: str, denominator: str) -> str:
 
 @named("params")
 def params(root: Path, name: str) -> str:
-    """Trainable parameters of a shipped checkpoint (``transformer-cpu``, ``vqgan-cpu``): ``5.02M``."""
+    """Trainable parameters of a shipped checkpoint (``transformer-cpu``, ``vqgan-cpu``,
+    ``transformer-text-cpu``): ``5.02M``."""
     from maskgit_lib.generator.transformer import load_transformer
+    from maskgit_lib.text.conditioned import load_text_transformer
     from maskgit_lib.tokenizer.vqgan import load_vqgan
 
     path = root / "results" / "checkpoints" / f"{name}.ckpt"
-    model, _ = (load_vqgan if name.startswith("vqgan") else load_transformer)(path)
+    load = load_vqgan if name.startswith("vqgan") else load_text_transformer if "-text" in name else load_transformer
+    model = load(path)[0]
     return f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M"
 
 
