@@ -43,6 +43,18 @@ def test_the_text_follows_a_changed_run_time(copy):
     (copy / "results/run_times.json").write_text(json.dumps(times))
     assert "not measured on" in render(text, copy)
 
+def test_a_training_time_from_a_slow_day_carries_its_scaled_estimate(copy):
+    text = "<!-- fact: run-time 08 -->?<!-- /fact -->"
+    times = json.loads((copy / "results/run_times.json").read_text())
+    times["train"]["08"]["reference-cpu"] = 4620
+    times["train"]["08"]["pace"] = {"seconds_at_04_pace": 2250}
+    (copy / "results/run_times.json").write_text(json.dumps(times))
+    assert "`TRAIN = True` adds 1 h 17 min (a slow day; about 37 min at 04" in render(text, copy)
+    del times["train"]["08"]["pace"]
+    (copy / "results/run_times.json").write_text(json.dumps(times))
+    assert "`TRAIN = True` adds 1 h 17 min;" in render(text, copy)
+
+
 
 def test_the_text_follows_a_changed_result_and_config(copy):
     result = json.loads((copy / "results/eval/transformer-cpu.json").read_text())

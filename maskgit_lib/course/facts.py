@@ -125,7 +125,11 @@ def run_time(root: Path, notebook: str) -> str:
     train = times.get("train", {}).get(notebook)
     if train:
         seconds = _measured(train, "reference-cpu")
-        parts.append(f"`TRAIN = True` adds {duration(seconds) if seconds is not None else 'a time not measured'}")
+        words = f"`TRAIN = True` adds {duration(seconds) if seconds is not None else 'a time not measured'}"
+        scaled = train.get("pace", {}).get("seconds_at_04_pace")  # timed on a slow day: say what it is on 04's
+        if seconds is not None and scaled is not None:
+            words += f" (a slow day; about {duration(scaled)} at 04's pace)"
+        parts.append(words)
     gpu = [f"{train['what'].split(': ')[-1]} trains in {duration(train['h200'])}"] if train and train.get("h200") else []
     parts.append(f"on {times['machines']['h200']}: " + (", ".join(gpu) + ", the rest not measured" if gpu else "not measured"))
     return "; ".join(parts) + "."
